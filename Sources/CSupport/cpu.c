@@ -1,0 +1,36 @@
+#include "sg_cpu.h"
+#include <unistd.h>
+
+int sg_cpu_has_avx512(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+int sg_cpu_has_avx2_fma(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+int sg_cpu_count(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+static _Atomic int sg_threads = 0; /* 0: not set, use all cores */
+
+void sg_threads_set(int n) { sg_threads = n > 0 ? n : 0; }
+
+int sg_threads_get(void) {
+    int n = sg_threads;
+    return n > 0 ? n : sg_cpu_count();
+}

@@ -1,0 +1,13 @@
+// Micro-kernels for AVX2 + FMA (x86-64-v3): 8 float / 4 double lanes.
+// Only concrete, non-generic functions are public here (see SwiftgramKernels/Microkernel.swift).
+import SwiftgramKernels
+
+public let float32KernelAVX2 = Microkernel<Float>(mr: microkernelRows, nr: 2 * 8) {
+    simdMicrokernel(SIMD8<Float>.self, fused: true, kc: $0, a: $1, b: $2, c: $3,
+                    rowOff: $4, cs: $5, mr: $6, nr: $7, alpha: $8, accumulate: $9)
+}
+
+public let float64KernelAVX2 = Microkernel<Double>(mr: microkernelRows, nr: 2 * 4) {
+    simdMicrokernel(SIMD4<Double>.self, fused: true, kc: $0, a: $1, b: $2, c: $3,
+                    rowOff: $4, cs: $5, mr: $6, nr: $7, alpha: $8, accumulate: $9)
+}

@@ -1,0 +1,73 @@
+/* swiftgram C ABI: the only interface between the Python shim and the Swift core.
+ *
+ * Conventions: every function that can fail returns 0 on success or an error kind
+ * (SG_ERR_*), and writes a NUL-terminated message into err[0..errlen). Nothing traps.
+ * Shapes and strides are int64; strides are in elements, not bytes.
+ */
+#ifndef SWIFTGRAM_H
+#define SWIFTGRAM_H
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Element types (NumPy dtypes); values are part of the ABI. */
+enum {
+    SG_BOOL = 0, SG_INT8, SG_INT16, SG_INT32, SG_INT64,
+    SG_UINT8, SG_UINT16, SG_UINT32, SG_UINT64,
+    SG_FLOAT16, SG_FLOAT32, SG_FLOAT64, SG_COMPLEX64, SG_COMPLEX128
+};
+
+/* Error kinds, mapped to Python exceptions by the shim. */
+enum { SG_OK = 0, SG_ERR_VALUE = 1, SG_ERR_TYPE = 2, SG_ERR_MEMORY = 3 };
+
+/* Path strategies for sg_plan_create. */
+enum { SG_PATH_LEFT_TO_RIGHT = 0, SG_PATH_GREEDY = 1, SG_PATH_OPTIMAL = 2, SG_PATH_EXPLICIT = 3 };
+
+/* Parses and plans `subscripts` for nops operands with the given ranks and (flattened)
+ * shapes. For SG_PATH_EXPLICIT, `path` holds the path's tuples flattened, each tuple
+ * preceded by its length; memory_limit < 0 means none. On success *plan receives an
+ * opaque handle owned by the caller (sg_plan_destroy). */
+int32_t sg_plan_create(const char *subscripts, int64_t nops, const int64_t *ndims,
+                       const int64_t *shapes, int32_t strategy, const int64_t *path,
+                       int64_t path_len, double memory_limit, void **plan,
+                       char *err, int64_t errlen);
+void sg_plan_destroy(void *plan);
+
+/* Number of operands, and the rank of operand k, the plan was made for. */
+int64_t sg_plan_nops(const void *plan);
+int64_t sg_plan_operand_ndim(const void *plan, int64_t k);
+/* Output rank, then its shape into shape[0..ndim). */
+int64_t sg_plan_output_ndim(const void *plan);
+void sg_plan_output_shape(const void *plan, int64_t *shape);
+/* 1 if the result is a view of the single operand (NumPy returns a view there). */
+int32_t sg_plan_is_view(const void *plan);
+/* For a view plan: output strides (elements) from the operand's strides. */
+void sg_plan_view_strides(const void *plan, const int64_t *operand_strides, int64_t *out_strides);
+/* The path in the same flattened form as sg_plan_create takes; returns the needed length
+ * (writes at most cap entries). */
+int64_t sg_plan_path(const void *plan, int64_t *out, int64_t cap);
+/* NumPy-style einsum_path report; returns the needed length including the NUL. */
+int64_t sg_plan_report(const void *plan, char *out, int64_t cap);
+
+/* Runs the plan. Operand i has data[i], and its shape and element strides at the same
+ * place in the flattened `shapes` / `strides` arrays (ranks as planned); the output has
+ * out_shape / out_strides. Shapes must equal the planned ones (checked: a mismatch is an
+ * error, never an out-of-bounds read). The output must not overlap any operand. alpha
+ * scales the result (must be 1 for integer and bool dtypes). Safe to call concurrently
+ * on one plan. */
+int32_t sg_plan_execute(const void *plan, int32_t dtype, const void *const *data,
+                        const int64_t *shapes, const int64_t *strides, void *out,
+                        const int64_t *out_shape, const int64_t *out_strides,
+                        double alpha, char *err, int64_t errlen);
+
+/* Engine threads per call (n <= 0: all cores), and the micro-kernel ISA in use. */
+void sg_set_num_threads(int64_t n);
+int64_t sg_get_num_threads(void);
+const char *sg_isa_name(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

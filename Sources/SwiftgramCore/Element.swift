@@ -1,0 +1,149 @@
+// Element types the engine computes with.
+//
+// An `Element` is what lives in memory (the NumPy dtype); its `Acc` is what the kernels
+// compute in. Most types compute in themselves; float16 computes in float32, and every
+// integer type computes in wrapping Int64 (truncating back gives exactly NumPy's wrapping
+// arithmetic, since + and * commute with reduction modulo 2^k).
+import KernelsAVX512
+import KernelsAVX2
+import KernelsPortable
+import SwiftgramKernels
+
+/// NumPy dtypes understood by the core (codes shared with the C header).
+public enum DType: Int32, CaseIterable {
+    case bool = 0, int8, int16, int32, int64, uint8, uint16, uint32, uint64
+    case float16, float32, float64, complex64, complex128
+
+    public var name: String { String(describing: self) }
+}
+
+public protocol Accumulator {
+    static var zero: Self { get }
+    static var one: Self { get }
+    static func add(_ a: Self, _ b: Self) -> Self
+    static func mul(_ a: Self, _ b: Self) -> Self
+    /// The scale factor applied on store (alpha), from the ABI's double.
+    init(scale: Double)
+    /// The register-blocked kernel for this type on this machine.
+    static var microkernel: Microkernel<Self> { get }
+}
+
+public protocol Element {
+    associatedtype Acc: Accumulator
+    var acc: Acc { get }
+    init(acc: Acc)
+}
+
+extension Element where Acc == Self {
+    @inline(__always) public var acc: Acc { self }
+    @inline(__always) public init(acc: Acc) { self = acc }
+}
+
+// MARK: floating point
+
+extension Float: Accumulator, Element {
+    public static var one: Float { 1 }
+    @inline(__always) public static func add(_ a: Float, _ b: Float) -> Float { a + b }
+    @inline(__always) public static func mul(_ a: Float, _ b: Float) -> Float { a * b }
+    public init(scale: Double) { self = Float(scale) }
+    public static var microkernel: Microkernel<Float> { ISA.selected.float32 }
+}
+
+extension Double: Accumulator, Element {
+    public static var one: Double { 1 }
+    @inline(__always) public static func add(_ a: Double, _ b: Double) -> Double { a + b }
+    @inline(__always) public static func mul(_ a: Double, _ b: Double) -> Double { a * b }
+    public init(scale: Double) { self = scale }
+    public static var microkernel: Microkernel<Double> { ISA.selected.float64 }
+}
+
+extension Float16: Element {
+    @inline(__always) public var acc: Float { Float(self) }
+    @inline(__always) public init(acc: Float) { self.init(acc) }
+}
+
+// MARK: complex
+
+/// Minimal complex number (the core depends on no package outside the toolchain).
+public struct Complex<R: BinaryFloatingPoint>: Accumulator, Element, Equatable {
+    public var re: R
+    public var im: R
+    @inline(__always) public init(_ re: R, _ im: R) { self.re = re; self.im = im }
+    public static var zero: Complex { Complex(0, 0) }
+    public static var one: Complex { Complex(1, 0) }
+    @inline(__always) public static func add(_ a: Complex, _ b: Complex) -> Complex {
+        Complex(a.re + b.re, a.im + b.im)
+    }
+    @inline(__always) public static func mul(_ a: Complex, _ b: Complex) -> Complex {
+        Complex(a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re)
+    }
+    public init(scale: Double) { self.init(R(scale), 0) }
+    public static var microkernel: Microkernel<Complex> { scalarMicrokernel() }
+}
+
+// MARK: integers and bool
+
+extension Int64: Accumulator, Element {
+    public static var one: Int64 { 1 }
+    @inline(__always) public static func add(_ a: Int64, _ b: Int64) -> Int64 { a &+ b }
+    @inline(__always) public static func mul(_ a: Int64, _ b: Int64) -> Int64 { a &* b }
+    public init(scale: Double) { self = 1 }  // integer results are never scaled in the core
+    public static var microkernel: Microkernel<Int64> { scalarMicrokernel() }
+}
+
+/// Narrower integers compute in wrapping Int64 and truncate on store.
+public protocol WrappingInteger: FixedWidthInteger, Element where Acc == Int64 {}
+extension WrappingInteger {
+    @inline(__always) public var acc: Int64 { Int64(truncatingIfNeeded: self) }
+    @inline(__always) public init(acc: Int64) { self.init(truncatingIfNeeded: acc) }
+}
+extension Int8: WrappingInteger {}
+extension Int16: WrappingInteger {}
+extension Int32: WrappingInteger {}
+extension UInt8: WrappingInteger {}
+extension UInt16: WrappingInteger {}
+extension UInt32: WrappingInteger {}
+extension UInt64: WrappingInteger {}
+
+extension Bool: Accumulator, Element {
+    // NumPy's boolean einsum: sum is logical or, product is logical and.
+    public static var zero: Bool { false }
+    public static var one: Bool { true }
+    @inline(__always) public static func add(_ a: Bool, _ b: Bool) -> Bool { a || b }
+    @inline(__always) public static func mul(_ a: Bool, _ b: Bool) -> Bool { a && b }
+    public init(scale: Double) { self = true }
+    public static var microkernel: Microkernel<Bool> { scalarMicrokernel() }
+}
+
+/// Portable scalar kernel (4x4 block) for types without a SIMD kernel; same contract as
+/// `simdMicrokernel`.
+func scalarMicrokernel<T: Accumulator>() -> Microkernel<T> {
+    Microkernel(mr: 4, nr: 4) { kc, a, b, c, rowOff, cs, mr, nr, alpha, accumulate in
+        withUnsafeTemporaryAllocation(of: T.self, capacity: 16) { t in
+            t.initialize(repeating: T.zero)
+            for p in 0..<kc {
+                let pa = a + 4 * p, pb = b + 4 * p
+                for i in 0..<4 {
+                    let ai = pa[i]
+                    for j in 0..<4 { t[4 * i + j] = T.add(t[4 * i + j], T.mul(ai, pb[j])) }
+                }
+            }
+            for i in 0..<mr {
+                let row = c + rowOff[i]
+                for j in 0..<nr {
+                    let v = T.mul(alpha, t[4 * i + j])
+                    row[j * cs] = accumulate ? T.add(row[j * cs], v) : v
+                }
+            }
+        }
+    }
+}
+
+extension DType {
+    public var isIntegerOrBool: Bool {
+        switch self {
+        case .float16, .float32, .float64, .complex64, .complex128: return false
+        default: return true
+        }
+    }
+}

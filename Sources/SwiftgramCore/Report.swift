@@ -1,0 +1,82 @@
+// The human-readable path report, in the layout of numpy.einsum_path.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// printf-style "%.{digits}e" without Foundation.
+func scientific(_ v: Double, digits: Int = 3) -> String {
+    if v == 0 { return "0." + String(repeating: "0", count: digits) + "e+00" }
+    if !v.isFinite { return "\(v)" }
+    var e = Int(floor(log10(abs(v))))
+    var m = (abs(v) / pow(10, Double(e)) * pow(10, Double(digits))).rounded()
+    if m >= pow(10, Double(digits + 1)) { m /= 10; e += 1 }
+    var mant = String(Int(m))
+    mant.insert(".", at: mant.index(after: mant.startIndex))
+    let exp = (e < 0 ? "-" : "+") + (abs(e) < 10 ? "0" : "") + String(abs(e))
+    return (v < 0 ? "-" : "") + mant + "e" + exp
+}
+
+func fixed(_ v: Double, digits: Int = 3) -> String {
+    let scale = pow(10, Double(digits))
+    let r = (v * scale).rounded()
+    let whole = Int(r / scale), frac = Int(abs(r).truncatingRemainder(dividingBy: scale))
+    let f = String(frac)
+    return String(whole) + "." + String(repeating: "0", count: digits - f.count) + f
+}
+
+func pad(_ s: String, _ width: Int) -> String {
+    String(repeating: " ", count: max(0, width - s.count)) + s
+}
+
+extension Plan {
+    /// Letters for printing: broadcast dims borrow letters the subscripts do not use.
+    private func labelLetters() -> [String] {
+        var used = Set(subscripts.inputs.joined())
+        var names = (0..<subscripts.labelCount).map { labelName($0) }
+        var free = (0..<letterLabelCount).filter { !used.contains($0) }.makeIterator()
+        for l in letterLabelCount..<subscripts.labelCount {
+            if let f = free.next() { names[l] = labelName(f); used.insert(f) } else { names[l] = "?" }
+        }
+        return names
+    }
+
+    /// The text numpy.einsum_path prints: scaling, FLOP counts and every step.
+    public var report: String {
+        let names = labelLetters()
+        func term(_ labels: [Int]) -> String { labels.map { names[$0] }.joined() }
+        let unique = (0..<shapes.count).map { slotLabels[$0] }
+        let all = LabelSet(unique.joined())
+        let output = LabelSet(subscripts.output)
+        let naive = flopCount(union: all, terms: unique.count, inner: all != output, sizes: sizes)
+        var current = unique
+        var total = 0.0, largest = elementCount(output, sizes), maxScale = 0
+        var lines: [String] = []
+        for (i, entry) in path.enumerated() {
+            let taken = entry.map { current[$0] }
+            for p in entry.sorted(by: >) { current.remove(at: p) }
+            let union = LabelSet(taken.joined())
+            var outside = output
+            for c in current { outside = outside | LabelSet(c) }
+            let result = i == path.count - 1 ? subscripts.output : (union & outside).labels
+            total += flopCount(union: union, terms: taken.count, inner: union != LabelSet(result), sizes: sizes)
+            largest = max(largest, elementCount(LabelSet(result), sizes))
+            maxScale = max(maxScale, union.count)
+            current.append(result)
+            let step = taken.map(term).joined(separator: ",") + "->" + term(result)
+            let remaining = current.map(term).joined(separator: ",") + "->" + term(subscripts.output)
+            lines.append(pad(String(union.count), 4) + "    " + pad(step, 24) + " " + pad(remaining, 40))
+        }
+        let rule = String(repeating: "-", count: 74)
+        let inputs = unique.indices.map { term(subscripts.inputs[$0]) }.joined(separator: ",")
+        var text = "  Complete contraction:  \(inputs)->\(term(subscripts.output))\n"
+        text += "         Naive scaling:  \(all.count)\n"
+        text += "     Optimized scaling:  \(maxScale)\n"
+        text += "      Naive FLOP count:  \(scientific(naive))\n"
+        text += "  Optimized FLOP count:  \(scientific(total))\n"
+        text += "   Theoretical speedup:  \(fixed(total > 0 ? naive / total : 1))\n"
+        text += "  Largest intermediate:  \(scientific(largest)) elements\n"
+        text += rule + "\nscaling                  current                                remaining\n" + rule
+        for l in lines { text += "\n" + l }
+        return text
+    }
+}

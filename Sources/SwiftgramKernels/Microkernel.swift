@@ -1,0 +1,93 @@
+// The register-blocked GEMM micro-kernel, written once, generic over the SIMD vector type.
+//
+// Each ISA module (KernelsAVX512, KernelsAVX2, KernelsPortable) instantiates it with its own
+// vector width under its own -march flags; nothing generic crosses from those modules into
+// the core, so the linker can never merge an AVX-512 specialisation into another path.
+//
+// Contract (BLIS-style): with packed panels
+//   a[p*MR + i]  (MR = 6 rows of A for each k step p)
+//   b[p*NR + j]  (NR = 2 vectors of B for each k step p)
+// it computes, for i < mr, j < nr,
+//   c[rowOff[i] + j*cs] = alpha * sum_{p<kc} a[p*MR+i] * b[p*NR+j]   (+ old value if accumulate)
+// Rows are addressed through an offset table so any output layout of the M index set works;
+// columns need a uniform stride (the framework falls back to a tile buffer otherwise).
+
+/// Rows of the register block. 6 x 2 vectors keeps 12 accumulators + 2 B vectors + one
+/// broadcast in registers on 16-register ISAs (AVX2, SSE) and leaves headroom on AVX-512.
+public let microkernelRows = 6
+
+/// A micro-kernel entry point for one element type.
+public typealias MicrokernelFunction<T> = (
+    _ kc: Int, _ a: UnsafePointer<T>, _ b: UnsafePointer<T>, _ c: UnsafeMutablePointer<T>,
+    _ rowOff: UnsafePointer<Int>, _ cs: Int, _ mr: Int, _ nr: Int, _ alpha: T, _ accumulate: Bool
+) -> Void
+
+/// A micro-kernel and its register-block shape.
+public struct Microkernel<T> {
+    public let mr: Int
+    public let nr: Int
+    public let run: MicrokernelFunction<T>
+    public init(mr: Int, nr: Int, run: @escaping MicrokernelFunction<T>) {
+        self.mr = mr
+        self.nr = nr
+        self.run = run
+    }
+}
+
+@inlinable @inline(__always)
+func fma<V: SIMD>(_ c: inout V, _ a: V, _ b: V, fused: Bool) where V.Scalar: FloatingPoint {
+    // Without hardware FMA (baseline x86-64) a fused multiply-add becomes a libm call per lane.
+    if fused { c.addProduct(a, b) } else { c += a * b }
+}
+
+@inlinable @inline(__always)
+public func simdMicrokernel<V: SIMD>(
+    _: V.Type, fused: Bool,
+    kc: Int, a: UnsafePointer<V.Scalar>, b: UnsafePointer<V.Scalar>, c: UnsafeMutablePointer<V.Scalar>,
+    rowOff: UnsafePointer<Int>, cs: Int, mr: Int, nr: Int, alpha: V.Scalar, accumulate: Bool
+) where V.Scalar: BinaryFloatingPoint {
+    let w = V.scalarCount
+    var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
+    var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
+    var pa = a
+    var pb = UnsafeRawPointer(b)
+    let stepB = 2 * w * MemoryLayout<V.Scalar>.stride
+    for _ in 0..<kc {
+        let b0 = pb.loadUnaligned(as: V.self)
+        let b1 = pb.loadUnaligned(fromByteOffset: w * MemoryLayout<V.Scalar>.stride, as: V.self)
+        var ai = V(repeating: pa[0]); fma(&c00, ai, b0, fused: fused); fma(&c01, ai, b1, fused: fused)
+        ai = V(repeating: pa[1]); fma(&c10, ai, b0, fused: fused); fma(&c11, ai, b1, fused: fused)
+        ai = V(repeating: pa[2]); fma(&c20, ai, b0, fused: fused); fma(&c21, ai, b1, fused: fused)
+        ai = V(repeating: pa[3]); fma(&c30, ai, b0, fused: fused); fma(&c31, ai, b1, fused: fused)
+        ai = V(repeating: pa[4]); fma(&c40, ai, b0, fused: fused); fma(&c41, ai, b1, fused: fused)
+        ai = V(repeating: pa[5]); fma(&c50, ai, b0, fused: fused); fma(&c51, ai, b1, fused: fused)
+        pa += 6
+        pb += stepB
+    }
+    withUnsafeTemporaryAllocation(of: V.self, capacity: 12) { acc in
+        acc[0] = c00; acc[1] = c01; acc[2] = c10; acc[3] = c11; acc[4] = c20; acc[5] = c21
+        acc[6] = c30; acc[7] = c31; acc[8] = c40; acc[9] = c41; acc[10] = c50; acc[11] = c51
+        let va = V(repeating: alpha)
+        if cs == 1 && nr == 2 * w {
+            for i in 0..<mr {
+                let row = UnsafeMutableRawPointer(c + rowOff[i])
+                var r0 = va * acc[2 * i], r1 = va * acc[2 * i + 1]
+                if accumulate {
+                    r0 += row.loadUnaligned(as: V.self)
+                    r1 += row.loadUnaligned(fromByteOffset: w * MemoryLayout<V.Scalar>.stride, as: V.self)
+                }
+                row.storeBytes(of: r0, as: V.self)
+                row.storeBytes(of: r1, toByteOffset: w * MemoryLayout<V.Scalar>.stride, as: V.self)
+            }
+        } else {
+            let lanes = UnsafeRawPointer(acc.baseAddress!).assumingMemoryBound(to: V.Scalar.self)
+            for i in 0..<mr {
+                let row = c + rowOff[i]
+                for j in 0..<nr {
+                    let v = alpha * lanes[2 * w * i + j]
+                    row[j * cs] = accumulate ? row[j * cs] + v : v
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,37 @@
+"""swiftgram: NumPy-compatible einsum and Gram matrices, computed by a Swift core.
+
+    import swiftgram
+    G = swiftgram.einsum('ahwm,ahwn->amn', F1, F2) / (h * w)
+    G = swiftgram.gram(F1, F2)        # same, the scale fused into the kernel
+"""
+import os as _os
+
+from . import _core
+from ._einsum import einsum, einsum_path, gram
+
+__version__ = "0.1.0"
+__all__ = ["einsum", "einsum_path", "gram", "set_num_threads", "get_num_threads", "isa", "__version__"]
+
+
+def set_num_threads(n: int) -> None:
+    """Threads the engine uses per call; ``n <= 0`` means all cores."""
+    _core.set_num_threads(int(n))
+
+
+def get_num_threads() -> int:
+    """Threads the engine uses per call."""
+    return _core.get_num_threads()
+
+
+def isa() -> str:
+    """The micro-kernel instruction set in use: 'avx512', 'avx2' or 'portable'
+    (forced with the environment variable SWIFTGRAM_ISA)."""
+    return _core.isa()
+
+
+if _os.environ.get("SWIFTGRAM_NUM_THREADS", "").strip():
+    try:
+        set_num_threads(int(_os.environ["SWIFTGRAM_NUM_THREADS"]))
+    except ValueError:
+        raise ValueError("SWIFTGRAM_NUM_THREADS must be an integer, got "
+                         f"{_os.environ['SWIFTGRAM_NUM_THREADS']!r}") from None

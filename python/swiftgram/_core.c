@@ -1,0 +1,276 @@
+/* The C extension shim: Python objects <-> the Swift core's C ABI (swiftgram.h).
+ *
+ * Operands arrive through the buffer protocol (read-only buffers accepted, never written,
+ * never copied); the output must be a writable buffer. The GIL is released for the one
+ * call into Swift, so other Python threads run meanwhile. Plans are PyCapsules that own
+ * the Swift plan and release it when collected.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+#include "swiftgram.h"
+
+#define ERRLEN 1024
+#define MAX_OPERANDS 1024
+#define PLAN_NAME "swiftgram.plan"
+
+static PyObject *raise_sg(int32_t code, const char *msg) {
+    PyObject *type = code == SG_ERR_TYPE ? PyExc_TypeError
+                   : code == SG_ERR_MEMORY ? PyExc_MemoryError : PyExc_ValueError;
+    PyErr_SetString(type, msg);
+    return NULL;
+}
+
+static void plan_destructor(PyObject *capsule) {
+    void *p = PyCapsule_GetPointer(capsule, PLAN_NAME);
+    if (p) sg_plan_destroy(p);
+}
+
+static void *get_plan(PyObject *obj) {
+    return PyCapsule_GetPointer(obj, PLAN_NAME); /* sets TypeError/ValueError if wrong */
+}
+
+/* Reads a sequence of ints into a freshly allocated int64 array (caller frees). */
+static int64_t *int64_array(PyObject *seq, Py_ssize_t *n, const char *what) {
+    PyObject *fast = PySequence_Fast(seq, what);
+    if (!fast) return NULL;
+    *n = PySequence_Fast_GET_SIZE(fast);
+    int64_t *out = PyMem_Malloc(sizeof(int64_t) * (*n > 0 ? *n : 1));
+    if (!out) { Py_DECREF(fast); PyErr_NoMemory(); return NULL; }
+    for (Py_ssize_t i = 0; i < *n; i++) {
+        long long v = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(fast, i));
+        if (v == -1 && PyErr_Occurred()) { PyMem_Free(out); Py_DECREF(fast); return NULL; }
+        out[i] = v;
+    }
+    Py_DECREF(fast);
+    return out;
+}
+
+/* plan(subscripts, ndims, flat_shapes, strategy, flat_path, memory_limit) -> capsule */
+static PyObject *py_plan(PyObject *self, PyObject *args) {
+    const char *subscripts;
+    PyObject *ndims_o, *shapes_o, *path_o;
+    int strategy;
+    double memory_limit;
+    if (!PyArg_ParseTuple(args, "sOOiOd", &subscripts, &ndims_o, &shapes_o, &strategy, &path_o, &memory_limit))
+        return NULL;
+    Py_ssize_t nops, nshape, npath;
+    int64_t *ndims = int64_array(ndims_o, &nops, "ndims must be a sequence");
+    if (!ndims) return NULL;
+    int64_t *shapes = int64_array(shapes_o, &nshape, "shapes must be a sequence");
+    if (!shapes) { PyMem_Free(ndims); return NULL; }
+    int64_t *path = int64_array(path_o, &npath, "path must be a sequence");
+    if (!path) { PyMem_Free(ndims); PyMem_Free(shapes); return NULL; }
+    Py_ssize_t total = 0;
+    for (Py_ssize_t i = 0; i < nops; i++) total += ndims[i] > 0 ? ndims[i] : 0;
+    void *plan = NULL;
+    char err[ERRLEN] = {0};
+    int32_t rc = total == nshape
+        ? sg_plan_create(subscripts, nops, ndims, shapes, strategy, path, npath, memory_limit, &plan, err, ERRLEN)
+        : (snprintf(err, ERRLEN, "einsum: shapes do not match ranks"), SG_ERR_VALUE);
+    PyMem_Free(ndims); PyMem_Free(shapes); PyMem_Free(path);
+    if (rc != SG_OK) return raise_sg(rc, err);
+    PyObject *cap = PyCapsule_New(plan, PLAN_NAME, plan_destructor);
+    if (!cap) sg_plan_destroy(plan);
+    return cap;
+}
+
+/* plan_info(plan) -> (output_shape, is_view) */
+static PyObject *py_plan_info(PyObject *self, PyObject *arg) {
+    void *plan = get_plan(arg);
+    if (!plan) return NULL;
+    int64_t nd = sg_plan_output_ndim(plan);
+    int64_t shape[128];
+    if (nd > 128) return raise_sg(SG_ERR_VALUE, "einsum: output has more than 128 dimensions");
+    sg_plan_output_shape(plan, shape);
+    PyObject *t = PyTuple_New(nd);
+    if (!t) return NULL;
+    for (int64_t i = 0; i < nd; i++) PyTuple_SET_ITEM(t, i, PyLong_FromLongLong(shape[i]));
+    return Py_BuildValue("(NO)", t, sg_plan_is_view(plan) ? Py_True : Py_False);
+}
+
+/* view_strides(plan, operand_strides_in_elements) -> output strides in elements */
+static PyObject *py_view_strides(PyObject *self, PyObject *args) {
+    PyObject *cap, *strides_o;
+    if (!PyArg_ParseTuple(args, "OO", &cap, &strides_o)) return NULL;
+    void *plan = get_plan(cap);
+    if (!plan) return NULL;
+    Py_ssize_t n;
+    int64_t *strides = int64_array(strides_o, &n, "strides must be a sequence");
+    if (!strides) return NULL;
+    if (!sg_plan_is_view(plan) || n != sg_plan_operand_ndim(plan, 0)) {
+        PyMem_Free(strides);
+        return raise_sg(SG_ERR_VALUE, "einsum: plan is not a view of this operand");
+    }
+    int64_t nd = sg_plan_output_ndim(plan), out[128];
+    sg_plan_view_strides(plan, strides, out);
+    PyMem_Free(strides);
+    PyObject *t = PyTuple_New(nd);
+    if (!t) return NULL;
+    for (int64_t i = 0; i < nd; i++) PyTuple_SET_ITEM(t, i, PyLong_FromLongLong(out[i]));
+    return t;
+}
+
+/* plan_path(plan) -> list of tuples */
+static PyObject *py_plan_path(PyObject *self, PyObject *arg) {
+    void *plan = get_plan(arg);
+    if (!plan) return NULL;
+    int64_t n = sg_plan_path(plan, NULL, 0);
+    int64_t *flat = PyMem_Malloc(sizeof(int64_t) * (n > 0 ? n : 1));
+    if (!flat) return PyErr_NoMemory();
+    sg_plan_path(plan, flat, n);
+    PyObject *list = PyList_New(0);
+    for (int64_t i = 0; list && i < n; ) {
+        int64_t len = flat[i++];
+        PyObject *t = PyTuple_New(len);
+        if (!t) { Py_CLEAR(list); break; }
+        for (int64_t j = 0; j < len; j++) PyTuple_SET_ITEM(t, j, PyLong_FromLongLong(flat[i + j]));
+        i += len;
+        if (PyList_Append(list, t) < 0) Py_CLEAR(list);
+        Py_DECREF(t);
+    }
+    PyMem_Free(flat);
+    return list;
+}
+
+/* plan_report(plan) -> str */
+static PyObject *py_plan_report(PyObject *self, PyObject *arg) {
+    void *plan = get_plan(arg);
+    if (!plan) return NULL;
+    int64_t n = sg_plan_report(plan, NULL, 0);
+    char *buf = PyMem_Malloc(n);
+    if (!buf) return PyErr_NoMemory();
+    sg_plan_report(plan, buf, n);
+    PyObject *s = PyUnicode_FromString(buf);
+    PyMem_Free(buf);
+    return s;
+}
+
+/* The dtype code a buffer's format describes, or -1. */
+static int buffer_dtype(const Py_buffer *b) {
+    const char *f = b->format ? b->format : "B";
+    if (*f == '<' || *f == '=' || *f == '@') f++;
+    else if (*f == '>' || *f == '!') return -1; /* big-endian: the front end converts first */
+    Py_ssize_t s = b->itemsize;
+    if (f[0] == 'Z' && f[1] && !f[2]) return f[1] == 'f' && s == 8 ? SG_COMPLEX64 : f[1] == 'd' && s == 16 ? SG_COMPLEX128 : -1;
+    if (!f[0] || f[1]) return -1;
+    switch (f[0]) {
+    case '?': return s == 1 ? SG_BOOL : -1;
+    case 'e': return s == 2 ? SG_FLOAT16 : -1;
+    case 'f': return s == 4 ? SG_FLOAT32 : -1;
+    case 'd': return s == 8 ? SG_FLOAT64 : -1;
+    case 'b': case 'h': case 'i': case 'l': case 'q':
+        return s == 1 ? SG_INT8 : s == 2 ? SG_INT16 : s == 4 ? SG_INT32 : s == 8 ? SG_INT64 : -1;
+    case 'B': case 'H': case 'I': case 'L': case 'Q':
+        return s == 1 ? SG_UINT8 : s == 2 ? SG_UINT16 : s == 4 ? SG_UINT32 : s == 8 ? SG_UINT64 : -1;
+    default: return -1;
+    }
+}
+
+/* Appends a buffer's shape and element strides; fails on strides that are not whole elements. */
+static int append_layout(const Py_buffer *b, int64_t *shapes, int64_t *strides, Py_ssize_t *at, const char *what, Py_ssize_t k) {
+    for (int d = 0; d < b->ndim; d++) {
+        if (b->strides[d] % b->itemsize != 0) {
+            PyErr_Format(PyExc_ValueError, "einsum: %s %zd has a stride of %zd bytes, not a multiple of its item size %zd",
+                         what, k, b->strides[d], b->itemsize);
+            return -1;
+        }
+        shapes[*at] = b->shape[d];
+        strides[*at] = b->strides[d] / b->itemsize;
+        (*at)++;
+    }
+    return 0;
+}
+
+/* execute(plan, dtype, operands, out, alpha): out[...] = alpha * einsum(operands) */
+static PyObject *py_execute(PyObject *self, PyObject *args) {
+    PyObject *cap, *ops_o, *out_o;
+    int dtype;
+    double alpha;
+    if (!PyArg_ParseTuple(args, "OiOOd", &cap, &dtype, &ops_o, &out_o, &alpha)) return NULL;
+    void *plan = get_plan(cap);
+    if (!plan) return NULL;
+    PyObject *ops = PySequence_Fast(ops_o, "operands must be a sequence");
+    if (!ops) return NULL;
+    Py_ssize_t nops = PySequence_Fast_GET_SIZE(ops);
+    if (nops != sg_plan_nops(plan) || nops > MAX_OPERANDS) {
+        Py_DECREF(ops);
+        return raise_sg(SG_ERR_VALUE, "einsum: operand count does not match the plan");
+    }
+    Py_buffer *views = PyMem_Calloc(nops + 1, sizeof(Py_buffer));
+    const void **data = PyMem_Calloc(nops + 1, sizeof(void *));
+    int64_t *shapes = PyMem_Calloc(64 * (nops + 1), sizeof(int64_t));
+    int64_t *strides = PyMem_Calloc(64 * (nops + 1), sizeof(int64_t));
+    Py_ssize_t got = 0, at = 0;
+    PyObject *result = NULL;
+    if (!views || !data || !shapes || !strides) { PyErr_NoMemory(); goto done; }
+    for (; got < nops; got++) {
+        if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(ops, got), &views[got], PyBUF_STRIDES | PyBUF_FORMAT) < 0) goto done;
+        if (buffer_dtype(&views[got]) != dtype) {
+            PyErr_Format(PyExc_TypeError, "einsum: operand %zd has buffer format '%s', not the requested dtype", got, views[got].format);
+            got++;
+            goto done;
+        }
+        if (views[got].ndim != sg_plan_operand_ndim(plan, got)) {
+            PyErr_Format(PyExc_ValueError, "einsum: operand %zd has %d dimensions, the plan expects %lld",
+                         got, views[got].ndim, (long long)sg_plan_operand_ndim(plan, got));
+            got++;
+            goto done;
+        }
+        if (append_layout(&views[got], shapes, strides, &at, "operand", got) < 0) { got++; goto done; }
+        data[got] = views[got].buf;
+    }
+    Py_buffer *out = &views[nops];
+    if (PyObject_GetBuffer(out_o, out, PyBUF_STRIDES | PyBUF_FORMAT | PyBUF_WRITABLE) < 0) goto done;
+    got++;
+    if (buffer_dtype(out) != dtype) { PyErr_SetString(PyExc_TypeError, "einsum: output buffer does not have the requested dtype"); goto done; }
+    if (out->ndim != sg_plan_output_ndim(plan)) { PyErr_SetString(PyExc_ValueError, "einsum: output rank does not match the plan"); goto done; }
+    int64_t out_shape[64], out_strides[64];
+    Py_ssize_t oat = 0;
+    if (append_layout(out, out_shape, out_strides, &oat, "output", 0) < 0) goto done;
+
+    char err[ERRLEN] = {0};
+    int32_t rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = sg_plan_execute(plan, dtype, data, shapes, strides, out->buf, out_shape, out_strides, alpha, err, ERRLEN);
+    Py_END_ALLOW_THREADS
+    if (rc != SG_OK) { raise_sg(rc, err); goto done; }
+    result = Py_NewRef(Py_None);
+done:
+    for (Py_ssize_t i = 0; i < got; i++) PyBuffer_Release(&views[i]);
+    PyMem_Free(views); PyMem_Free(data); PyMem_Free(shapes); PyMem_Free(strides);
+    Py_DECREF(ops);
+    return result;
+}
+
+static PyObject *py_set_num_threads(PyObject *self, PyObject *arg) {
+    long long n = PyLong_AsLongLong(arg);
+    if (n == -1 && PyErr_Occurred()) return NULL;
+    sg_set_num_threads(n);
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_get_num_threads(PyObject *self, PyObject *unused) {
+    return PyLong_FromLongLong(sg_get_num_threads());
+}
+
+static PyObject *py_isa(PyObject *self, PyObject *unused) {
+    return PyUnicode_FromString(sg_isa_name());
+}
+
+static PyMethodDef methods[] = {
+    {"plan", py_plan, METH_VARARGS, "plan(subscripts, ndims, shapes, strategy, path, memory_limit) -> plan"},
+    {"plan_info", py_plan_info, METH_O, "plan_info(plan) -> (output_shape, is_view)"},
+    {"view_strides", py_view_strides, METH_VARARGS, "view_strides(plan, strides) -> output strides (elements)"},
+    {"plan_path", py_plan_path, METH_O, "plan_path(plan) -> list of tuples"},
+    {"plan_report", py_plan_report, METH_O, "plan_report(plan) -> str"},
+    {"execute", py_execute, METH_VARARGS, "execute(plan, dtype, operands, out, alpha)"},
+    {"set_num_threads", py_set_num_threads, METH_O, "set_num_threads(n)"},
+    {"get_num_threads", py_get_num_threads, METH_NOARGS, "get_num_threads() -> int"},
+    {"isa", py_isa, METH_NOARGS, "isa() -> name of the micro-kernel ISA in use"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "swiftgram._core", "swiftgram's C shim over the Swift core", -1, methods};
+
+PyMODINIT_FUNC PyInit__core(void) { return PyModule_Create(&module); }

@@ -1,0 +1,140 @@
+"""einsum, einsum_path and gram: NumPy's semantics, computed by the Swift core."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from . import _core
+from ._front import (CASTINGS, ORDERS, aligned_empty, dtype_code, is_python_scalar, plans,
+                     split_arguments, usable_in_place)
+
+
+def _result_dtype(operands: list, arrays: list, dtype: Any) -> np.dtype:
+    if dtype is not None:
+        dt = np.dtype(dtype)
+    else:
+        # Python scalars take part as weak scalars (NEP 50), exactly as in numpy.einsum.
+        dt = np.result_type(*[o if is_python_scalar(o) else a for o, a in zip(operands, arrays)])
+    dtype_code(dt)
+    return dt.newbyteorder("=")
+
+
+def _output_order(order: str, arrays: list) -> str:
+    if order in ("C", "F"):
+        return order
+    # 'A' and 'K': Fortran when every multi-dimensional operand is Fortran-ordered.
+    multi = [a for a in arrays if a.ndim > 1]
+    if multi and all(a.flags.f_contiguous and not a.flags.c_contiguous for a in multi):
+        return "F"
+    return "C"
+
+
+def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str, casting: str,
+              optimize: Any, alpha: float = 1.0, allow_view: bool = True):
+    if order not in ORDERS:
+        raise ValueError(f"einsum: order must be one of 'C', 'F', 'A', or 'K' (got {order!r})")
+    if casting not in CASTINGS:
+        raise ValueError(f"einsum: casting must be one of {', '.join(map(repr, CASTINGS))} (got {casting!r})")
+    arrays = [np.asarray(o) for o in operands]
+    for k, a in enumerate(arrays):
+        if a.dtype.kind not in "biufc":
+            raise TypeError(f"swiftgram.einsum: operand {k} has dtype {a.dtype}, which is not supported "
+                            "(supported: bool, int8-64, uint8-64, float16/32/64, complex64/128)")
+        dtype_code(a.dtype)
+    dt = _result_dtype(operands, arrays, dtype)
+    for k, (o, a) in enumerate(zip(operands, arrays)):
+        if not is_python_scalar(o) and not np.can_cast(a.dtype, dt, casting):
+            raise TypeError(f"einsum: cannot cast operand {k} from dtype('{a.dtype}') to dtype('{dt}') "
+                            f"according to the rule '{casting}'")
+    plan = plans.get(subscripts, [a.shape for a in arrays], optimize)
+    shape, is_view = _core.plan_info(plan)
+
+    if out is None and is_view and allow_view and alpha == 1.0 and dtype in (None, arrays[0].dtype):
+        # NumPy returns a view for pure relabellings (transposes) and diagonals.
+        a = arrays[0]
+        strides = _core.view_strides(plan, [s // a.itemsize for s in a.strides]) \
+            if all(s % a.itemsize == 0 for s in a.strides) else None
+        if strides is not None:
+            return as_strided(a, shape, [s * a.itemsize for s in strides], writeable=a.flags.writeable)
+
+    inputs = [a if usable_in_place(a, dt) else np.ascontiguousarray(a, dtype=dt) for a in arrays]
+    if out is not None:
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"einsum: out must be a numpy.ndarray, got {type(out).__name__}")
+        if out.shape != tuple(shape):
+            raise ValueError(f"einsum: out has shape {out.shape} but the result has shape {tuple(shape)}")
+        if not out.flags.writeable:
+            raise ValueError("einsum: out is read-only")
+        if not np.can_cast(dt, out.dtype, casting):
+            raise TypeError(f"einsum: cannot cast the result from dtype('{dt}') to the out dtype "
+                            f"dtype('{out.dtype}') according to the rule '{casting}'")
+        direct = usable_in_place(out, dt) and not any(np.may_share_memory(out, a) for a in inputs)
+        target = out if direct else aligned_empty(tuple(shape), dt)
+    else:
+        target = aligned_empty(tuple(shape), dt, _output_order(order, arrays))
+    if target.size:
+        _core.execute(plan, dtype_code(dt), inputs, target, float(alpha))
+    if out is not None:
+        if target is not out:
+            np.copyto(out, target, casting="unsafe")
+        return out
+    return target[()] if target.ndim == 0 else target
+
+
+def einsum(*operands: Any, out: np.ndarray | None = None, dtype: Any = None, order: str = "K",
+           casting: str = "safe", optimize: Any = False) -> Any:
+    """Evaluates the Einstein summation convention on the operands, like ``numpy.einsum``.
+
+    Both call forms work: ``einsum('ij,jk->ik', a, b)`` and the sublist form
+    ``einsum(a, [0, 1], b, [1, 2], [0, 2])``. Inputs of any strides are read in place and
+    never written. ``optimize`` takes NumPy's values (False, True, 'greedy', 'optimal',
+    an ``['einsum_path', ...]`` list, or ``(strategy, memory_limit)``); the path only
+    changes the order of work, never the result. Pure relabellings of one operand
+    (``'ij->ji'``, ``'ii->i'``) return a view, as NumPy does; everything else is a new
+    64-byte aligned array, or ``out``.
+
+    Differences from NumPy: object and longdouble dtypes raise TypeError; mixed input
+    dtypes are converted to the result dtype before the call (NumPy buffers them).
+    """
+    subscripts, ops = split_arguments(operands)
+    return _contract(subscripts, ops, out, dtype, order, casting, optimize)
+
+
+def einsum_path(*operands: Any, optimize: Any = "greedy", einsum_call: bool = False):
+    """Returns ``(path, report)`` like ``numpy.einsum_path``: the contraction order
+    swiftgram uses for these operands (NumPy's list format, starting with 'einsum_path')
+    and a printable report of its scaling and FLOP counts."""
+    if einsum_call:
+        raise NotImplementedError("einsum_path(einsum_call=True) is NumPy-internal and not supported")
+    subscripts, ops = split_arguments(operands)
+    arrays = [np.asarray(o) for o in ops]
+    plan = plans.get(subscripts, [a.shape for a in arrays], optimize)
+    return ["einsum_path", *_core.plan_path(plan)], _core.plan_report(plan)
+
+
+def gram(f1: Any, f2: Any = None, *, normalize: bool = True, out: np.ndarray | None = None) -> np.ndarray:
+    """The Gram / bilinear-pooling matrix of feature maps.
+
+    ``f1`` has shape (batch, *spatial, m) and ``f2`` (batch, *spatial, n) (``f2=None``
+    means ``f1``). Returns ``G[k, i, j] = sum_spatial f1[k, ..., i] * f2[k, ..., j]``, of
+    shape (batch, m, n), divided by the number of spatial positions when ``normalize``
+    (for 4-D inputs: ``einsum('ahwm,ahwn->amn', f1, f2) / (h * w)``). The scale is applied
+    inside the kernel, not as a second pass.
+    """
+    a = np.asarray(f1)
+    b = a if f2 is None else np.asarray(f2)
+    for name, x in (("f1", a), ("f2", b)):
+        if x.ndim < 2:
+            raise ValueError(f"gram: {name} must have shape (batch, *spatial, channels), got shape {x.shape}")
+    if a.ndim != b.ndim or a.shape[:-1] != b.shape[:-1]:
+        raise ValueError(f"gram: f1 {a.shape} and f2 {b.shape} must agree on batch and spatial dimensions")
+    spatial = "".join("hwdefgpqrstuvxyz"[i] for i in range(a.ndim - 2))
+    subscripts = f"a{spatial}m,a{spatial}n->amn"
+    positions = int(np.prod(a.shape[1:-1], dtype=np.int64))
+    dtype = None
+    if normalize and np.result_type(a, b).kind in "biu":
+        dtype = np.float64  # integer features: the normalised Gram is real, as a / (h*w) is
+    alpha = 1.0 / positions if normalize and positions > 0 else 1.0
+    return _contract(subscripts, [a, b], out, dtype, "C", "safe", False, alpha=alpha, allow_view=False)

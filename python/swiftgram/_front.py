@@ -1,0 +1,154 @@
+"""Argument normalisation for einsum: subscripts (string or sublist form), optimize
+values, dtypes, output allocation, and the plan cache. No arithmetic happens here: every
+number is computed by the Swift core behind ``_core``."""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import _core
+
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+# dtype -> code of swiftgram.h (SG_*)
+_CODES = {
+    np.dtype(np.bool_): 0, np.dtype(np.int8): 1, np.dtype(np.int16): 2, np.dtype(np.int32): 3,
+    np.dtype(np.int64): 4, np.dtype(np.uint8): 5, np.dtype(np.uint16): 6, np.dtype(np.uint32): 7,
+    np.dtype(np.uint64): 8, np.dtype(np.float16): 9, np.dtype(np.float32): 10,
+    np.dtype(np.float64): 11, np.dtype(np.complex64): 12, np.dtype(np.complex128): 13,
+}
+
+STRATEGY = {"left-to-right": 0, "greedy": 1, "optimal": 2, "explicit": 3}
+ORDERS = ("C", "F", "A", "K")
+CASTINGS = ("no", "equiv", "safe", "same_kind", "unsafe")
+
+
+def dtype_code(dt: np.dtype) -> int:
+    """The core's code for ``dt``; TypeError naming the dtype if the core cannot compute it."""
+    code = _CODES.get(np.dtype(dt).newbyteorder("="))
+    if code is None:
+        raise TypeError(
+            f"swiftgram.einsum does not support dtype {np.dtype(dt)!s} "
+            "(supported: bool, int8-64, uint8-64, float16/32/64, complex64/128)")
+    return code
+
+
+def _sublist_term(sub: Any, which: str) -> str:
+    if isinstance(sub, (str, bytes)) or not isinstance(sub, Sequence) and not hasattr(sub, "__iter__"):
+        raise TypeError(f"einsum: the subscripts of {which} must be a list of integers or Ellipsis, got {sub!r}")
+    out = []
+    for s in sub:
+        if s is Ellipsis:
+            out.append("...")
+            continue
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)):
+            raise TypeError(f"einsum: each subscript of {which} must be an integer or Ellipsis, got {s!r}")
+        if not 0 <= s < len(LETTERS):
+            raise ValueError(f"einsum: subscript {s} of {which} is not within the valid range [0, 52)")
+        out.append(LETTERS[s])
+    return "".join(out)
+
+
+def split_arguments(args: tuple) -> tuple[str, list]:
+    """(subscripts, operands) from either call form of einsum."""
+    if not args:
+        raise ValueError("einsum: no input operands (call einsum(subscripts, *operands))")
+    if isinstance(args[0], str):
+        return args[0], list(args[1:])
+    if isinstance(args[0], bytes):
+        return args[0].decode("ascii"), list(args[1:])
+    # Sublist form: op0, sub0, op1, sub1, ..., [output sublist]
+    args = list(args)
+    output = args.pop() if len(args) % 2 == 1 else None
+    operands = args[0::2]
+    terms = [_sublist_term(s, f"operand {k}") for k, s in enumerate(args[1::2])]
+    subscripts = ",".join(terms)
+    if output is not None:
+        subscripts += "->" + _sublist_term(output, "the output")
+    return subscripts, operands
+
+
+def parse_optimize(optimize: Any) -> tuple[int, list, float]:
+    """(strategy code, flattened explicit path, memory limit) from NumPy's optimize values."""
+    limit = -1.0
+    if isinstance(optimize, tuple) and len(optimize) == 2 and isinstance(optimize[0], str):
+        optimize, limit = optimize
+        if isinstance(limit, bool) or not isinstance(limit, (int, float, np.integer, np.floating)) or limit < 0:
+            raise TypeError(f"einsum: memory limit must be a non-negative number, got {limit!r}")
+        limit = float(limit)
+    if optimize is False or optimize is None:
+        return STRATEGY["left-to-right"], [], limit
+    if optimize is True:
+        return STRATEGY["greedy"], [], limit
+    if isinstance(optimize, str):
+        if optimize in ("greedy", "optimal"):
+            return STRATEGY[optimize], [], limit
+        raise TypeError(f"einsum: did not understand optimize={optimize!r} "
+                        "(use False, True, 'greedy', 'optimal', or a path ['einsum_path', (i, j), ...])")
+    if isinstance(optimize, (list, tuple)) and optimize and optimize[0] == "einsum_path":
+        flat = []
+        for step in optimize[1:]:
+            if not isinstance(step, (tuple, list)) or not all(
+                    isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in step):
+                raise TypeError(f"einsum: did not understand the path step {step!r}")
+            flat.append(len(step))
+            flat.extend(int(p) for p in step)
+        return STRATEGY["explicit"], flat, limit
+    raise TypeError(f"einsum: did not understand the path: {optimize!r} "
+                    "(an explicit path starts with 'einsum_path')")
+
+
+class PlanCache:
+    """Plans keyed by (subscripts, shapes, path choice): repeated calls skip parsing and
+    path search. Bounded LRU; safe under threads."""
+
+    def __init__(self, size: int = 256):
+        self._size = size
+        self._plans: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, subscripts: str, shapes: list, optimize: Any):
+        strategy, path, limit = parse_optimize(optimize)
+        key = (subscripts, tuple(shapes), strategy, tuple(path), limit)
+        with self._lock:
+            plan = self._plans.get(key)
+            if plan is not None:
+                self._plans.move_to_end(key)
+                return plan
+        flat = [d for s in shapes for d in s]
+        plan = _core.plan(subscripts, [len(s) for s in shapes], flat, strategy, path, limit)
+        with self._lock:
+            self._plans[key] = plan
+            if len(self._plans) > self._size:
+                self._plans.popitem(last=False)
+        return plan
+
+
+plans = PlanCache()
+
+
+def is_python_scalar(x: Any) -> bool:
+    return isinstance(x, (bool, int, float, complex)) and not isinstance(x, np.generic)
+
+
+def aligned_empty(shape: tuple, dtype: np.dtype, order: str = "C") -> np.ndarray:
+    """An uninitialised array whose data is 64-byte aligned (frameworks such as TF then
+    take it without copying, and SIMD stores never split cache lines)."""
+    dtype = np.dtype(dtype)
+    count = 1
+    for d in shape:
+        count *= d
+    nbytes = max(count * dtype.itemsize, 1)
+    raw = np.empty(nbytes + 64, dtype=np.uint8)
+    start = (-raw.ctypes.data) % 64
+    flat = raw[start:start + nbytes].view(dtype)[:count]
+    return flat.reshape(shape, order="F" if order == "F" else "C")
+
+
+def usable_in_place(a: np.ndarray, dt: np.dtype) -> bool:
+    """True when the core can read/write ``a`` directly as ``dt`` (no conversion copy)."""
+    return (a.dtype == dt and a.dtype.isnative and a.flags.aligned
+            and all(s % a.itemsize == 0 for s in a.strides))
