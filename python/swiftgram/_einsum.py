@@ -59,7 +59,7 @@ def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str,
         if strides is not None:
             return as_strided(a, shape, [s * a.itemsize for s in strides], writeable=a.flags.writeable)
 
-    inputs = [a if usable_in_place(a, dt) else np.ascontiguousarray(a, dtype=dt) for a in arrays]
+    inputs = [a if usable_in_place(a, dt) else a.astype(dt, order="C") for a in arrays]
     if out is not None:
         if not isinstance(out, np.ndarray):
             raise TypeError(f"einsum: out must be a numpy.ndarray, got {type(out).__name__}")

@@ -141,7 +141,7 @@ def aligned_empty(shape: tuple, dtype: np.dtype, order: str = "C") -> np.ndarray
     count = 1
     for d in shape:
         count *= d
-    nbytes = max(count * dtype.itemsize, 1)
+    nbytes = max(count, 1) * dtype.itemsize
     raw = np.empty(nbytes + 64, dtype=np.uint8)
     start = (-raw.ctypes.data) % 64
     flat = raw[start:start + nbytes].view(dtype)[:count]

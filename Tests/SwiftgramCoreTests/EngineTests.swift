@@ -1,0 +1,97 @@
+import XCTest
+@testable import SwiftgramCore
+
+/// Deterministic small integers (exact in every dtype) from a seed.
+func values(_ seed: Int) -> (Int) -> Int {
+    { i in ((i &* 2654435761 &+ seed &* 40503) >> 7) % 7 - 3 }
+}
+
+final class EngineTests: XCTestCase {
+    let specs: [(String, [[Int]])] = [
+        ("ij,jk->ik", [[5, 7], [7, 3]]),
+        ("ij,jk->ki", [[13, 20], [20, 9]]),                  // GEMM with transposed output
+        ("ahwm,ahwn->amn", [[2, 3, 4, 9], [2, 3, 4, 11]]),   // the Gram
+        ("acbd,dcfe->abef", [[3, 4, 5, 6], [6, 4, 5, 7]]),   // permuted contraction
+        ("ii->i", [[4, 4]]),
+        ("ii", [[5, 5]]),
+        ("ij->", [[3, 4]]),
+        ("i,j->ij", [[3], [4]]),
+        ("i,i->i", [[6], [6]]),
+        ("...i,...i->...", [[2, 3, 4], [3, 4]]),
+        ("ij,ij,ij->j", [[3, 5], [3, 5], [3, 5]]),
+        ("ab,bc,cd,de->ae", [[3, 4], [4, 5], [5, 6], [6, 2]]),
+        ("iij,jk->ik", [[3, 3, 4], [4, 5]]),
+        ("ij,jk", [[1, 4], [4, 6]]),
+        (",i->i", [[], [3]]),
+        ("ij,jk->ik", [[0, 3], [3, 2]]),                     // empty output
+        ("ij,jk->ik", [[2, 0], [0, 3]]),                     // empty sum: zeros
+        ("bmk,bnk->bmn", [[3, 20, 33], [3, 17, 33]]),
+    ]
+
+    func check<E: Element & Equatable>(_: E.Type, dtype: DType, make: @escaping (Int) -> E,
+                                       file: StaticString = #filePath, line: UInt = #line) throws {
+        for (spec, shapes) in specs {
+            let ops = shapes.enumerated().map { k, s in TestTensor<E>(shape: s) { make(values(k + 1)($0)) } }
+            let expected = try naiveEinsum(spec, ops)
+            for strategy in [PathStrategy.leftToRight, .greedy, .optimal] {
+                let got = try engineEinsum(spec, ops, strategy: strategy, dtype: dtype)
+                XCTAssertEqual(got.shape, expected.shape, "\(spec)", file: file, line: line)
+                XCTAssertEqual(got.storage, expected.storage, "\(spec) \(strategy) \(dtype)", file: file, line: line)
+            }
+        }
+    }
+
+    func testAllDTypesAgainstNaiveReference() throws {
+        try check(Float.self, dtype: .float32) { Float($0) }
+        try check(Double.self, dtype: .float64) { Double($0) }
+        try check(Float16.self, dtype: .float16) { Float16($0) }
+        try check(Int32.self, dtype: .int32) { Int32($0) }
+        try check(Int64.self, dtype: .int64) { Int64($0) }
+        try check(Int8.self, dtype: .int8) { Int8($0 * 20) }   // products wrap as in NumPy
+        try check(UInt16.self, dtype: .uint16) { UInt16(truncatingIfNeeded: $0) }
+        try check(Bool.self, dtype: .bool) { $0 > 0 }
+        try check(Complex<Float>.self, dtype: .complex64) { Complex(Float($0), Float($0 % 2)) }
+        try check(Complex<Double>.self, dtype: .complex128) { Complex(Double($0), Double(-$0 % 3)) }
+    }
+
+    func testStridedViewsAreReadInPlace() throws {
+        let base = TestTensor<Double>(shape: [6, 5, 4]) { Double(values(3)($0)) }
+        let other = TestTensor<Double>(shape: [4, 6]) { Double(values(4)($0)) }
+        let views = [base.transposed([2, 0, 1]), base.reversed(axis: 1).transposed([2, 0, 1]),
+                     base.reversed(axis: 0).reversed(axis: 2).transposed([2, 0, 1])]
+        for v in views {
+            for spec in ["kij,kl->lij", "kij,li->kj", "kij->jik", "kij->j"] {
+                let ops = spec.contains(",") ? [v, other] : [v]
+                let expected = try naiveEinsum(spec, ops)
+                let got = try engineEinsum(spec, ops, dtype: .float64)
+                XCTAssertEqual(got.storage, expected.storage, spec)
+            }
+        }
+    }
+
+    func testLargeGemmMatchesReferenceOnEveryISA() throws {
+        // Big enough to take the packed GEMM path with edge tiles in M, N and K.
+        let a = TestTensor<Float>(shape: [67, 301]) { Float(values(5)($0)) }
+        let b = TestTensor<Float>(shape: [301, 45]) { Float(values(6)($0)) }
+        let expected = try naiveEinsum("ij,jk->ik", [a, b])
+        XCTAssertEqual(try engineEinsum("ij,jk->ik", [a, b], dtype: .float32).storage, expected.storage)
+    }
+
+    func testAlphaScalesTheResult() throws {
+        let a = TestTensor<Double>(shape: [2, 3, 4, 5]) { Double(values(7)($0)) }
+        let expected = try naiveEinsum("ahwm,ahwn->amn", [a, a])
+        let got = try engineEinsum("ahwm,ahwn->amn", [a, a], alpha: 1.0 / 12, dtype: .float64)
+        for (g, e) in zip(got.storage, expected.storage) { XCTAssertEqual(g, e / 12, accuracy: 1e-12) }
+    }
+
+    func testBadExecutionArgumentsThrow() throws {
+        let plan = try Plan(subscripts: "ij,jk", shapes: [[2, 3], [3, 4]], strategy: .greedy)
+        var x = [Float](repeating: 0, count: 64)
+        try x.withUnsafeMutableBytes { p in
+            let arg = TensorArg(data: p.baseAddress!, strides: [1, 1])
+            XCTAssertThrowsError(try plan.execute(dtype: .float32, operands: [arg], output: arg))
+            XCTAssertThrowsError(try plan.execute(dtype: .float32, operands: [arg, arg], output: TensorArg(data: p.baseAddress!, strides: [1])))
+        }
+        XCTAssertThrowsError(try Plan(subscripts: "ij", shapes: [], strategy: .greedy))
+    }
+}

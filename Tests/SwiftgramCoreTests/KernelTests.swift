@@ -1,0 +1,49 @@
+import CSupport
+import SwiftgramKernels
+import XCTest
+@testable import SwiftgramCore
+
+/// Every micro-kernel this CPU can run, against a scalar computation of the same tile.
+final class KernelTests: XCTestCase {
+    var runnable: [ISA] {
+        var isas = [ISA.portable]
+        if sg_cpu_has_avx2_fma() != 0 { isas.append(.avx2) }
+        if sg_cpu_has_avx512() != 0 { isas.append(.avx512) }
+        return isas
+    }
+
+    func checkKernel<T: BinaryFloatingPoint>(_ k: Microkernel<T>, name: String) {
+        let kc = 37
+        let a = (0..<kc * k.mr).map { T(($0 * 7) % 11) - 5 }
+        let b = (0..<kc * k.nr).map { T(($0 * 5) % 13) - 6 }
+        for (mr, nr, cs) in [(k.mr, k.nr, 1), (k.mr - 1, k.nr - 3, 1), (2, k.nr, 3)] {
+            for accumulate in [false, true] {
+                let ldc = k.nr * cs + 5
+                var c = [T](repeating: 1, count: ldc * k.mr)
+                let rowOff = (0..<k.mr).map { $0 * ldc }
+                c.withUnsafeMutableBufferPointer { cp in
+                    k.run(kc, a, b, cp.baseAddress!, rowOff, cs, mr, nr, 2, accumulate)
+                }
+                for i in 0..<k.mr {
+                    for j in 0..<k.nr {
+                        var want: T = 1
+                        if i < mr && j < nr {
+                            var s: T = 0
+                            for p in 0..<kc { s += a[p * k.mr + i] * b[p * k.nr + j] }
+                            want = 2 * s + (accumulate ? 1 : 0)
+                        }
+                        XCTAssertEqual(c[i * ldc + j * cs], want, "\(name) mr=\(mr) nr=\(nr) cs=\(cs) acc=\(accumulate) (\(i),\(j))")
+                    }
+                }
+            }
+        }
+    }
+
+    func testEveryRunnableKernel() {
+        XCTAssertTrue(runnable.contains { $0.name == ISA.selected.name })
+        for isa in runnable {
+            checkKernel(isa.float32, name: "\(isa.name) float32")
+            checkKernel(isa.float64, name: "\(isa.name) float64")
+        }
+    }
+}

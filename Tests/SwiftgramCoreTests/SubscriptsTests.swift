@@ -1,0 +1,80 @@
+import XCTest
+@testable import SwiftgramCore
+
+final class SubscriptsTests: XCTestCase {
+    func label(_ c: Character) -> Int {
+        let v = Int(c.asciiValue!)
+        return v < 97 ? v - 65 : v - 97 + 26
+    }
+
+    func testExplicitAndImplicitOutput() throws {
+        let s = try parseSubscripts("ij,jk->ki", ndims: [2, 2])
+        XCTAssertEqual(s.inputs, [[label("i"), label("j")], [label("j"), label("k")]])
+        XCTAssertEqual(s.output, [label("k"), label("i")])
+        // Implicit: labels seen once, in ASCII order (upper case first).
+        XCTAssertEqual(try parseSubscripts("ba,Ab", ndims: [2, 2]).output, [label("A"), label("a")])
+        XCTAssertEqual(try parseSubscripts("ii", ndims: [2]).output, [])
+        XCTAssertEqual(try parseSubscripts(" i j , j k ", ndims: [2, 2]).output, [label("i"), label("k")])
+    }
+
+    func testEllipsisIsRightAlignedAndFirstInImplicitOutput() throws {
+        let s = try parseSubscripts("...i,i...", ndims: [3, 2])
+        XCTAssertEqual(s.ellipsisDims, 2)
+        XCTAssertEqual(s.inputs[0], [52, 53, label("i")])
+        XCTAssertEqual(s.inputs[1], [label("i"), 53])
+        XCTAssertEqual(s.output, [52, 53])
+        XCTAssertEqual(try parseSubscripts("i...->...", ndims: [1]).output, [])
+    }
+
+    func testErrorsNameTheProblem() {
+        func message(_ text: String, _ ndims: [Int]) -> String {
+            do { _ = try parseSubscripts(text, ndims: ndims); return "" } catch { return error.message }
+        }
+        XCTAssertTrue(message("i$", [2]).contains("invalid subscript '$'"))
+        XCTAssertTrue(message("ij", [1]).contains("too many subscripts"))
+        XCTAssertTrue(message("ij", [3]).contains("no '...' ellipsis"))
+        XCTAssertTrue(message("ij", [2, 2]).contains("more operands provided"))
+        XCTAssertTrue(message("ij,jk", [2]).contains("fewer operands provided"))
+        XCTAssertTrue(message("ij->k", [2]).contains("'k' never appears"))
+        XCTAssertTrue(message("ij->ii", [2]).contains("more than once"))
+        XCTAssertTrue(message("i..", [1]).contains("ellipsis"))
+        XCTAssertTrue(message("i->i->i", [1]).contains("->"))
+        XCTAssertTrue(message("...i->i", [2]).contains("no '...'"))
+    }
+
+    func testSizesBroadcastAndConflicts() throws {
+        let s = try parseSubscripts("ij,jk", ndims: [2, 2])
+        XCTAssertEqual(try labelSizes(s, shapes: [[2, 1], [3, 4]])[label("j")], 3)
+        XCTAssertThrowsError(try labelSizes(s, shapes: [[2, 2], [3, 4]])) { e in
+            XCTAssertEqual((e as! EinsumError).message, "einsum: label 'j': operand 1 has size 3, operand 0 has 2")
+        }
+        let d = try parseSubscripts("ii", ndims: [2])
+        XCTAssertThrowsError(try labelSizes(d, shapes: [[2, 3]]))
+    }
+}
+
+final class PathTests: XCTestCase {
+    func testStrategiesAgreeWithNumPyFormat() throws {
+        let ops = [LabelSet([0, 1]), LabelSet([1, 2]), LabelSet([2, 3])]
+        let out = LabelSet([0, 3])
+        let sizes = [2, 3, 4, 5]
+        XCTAssertEqual(try findPath(inputs: ops, output: out, sizes: sizes, strategy: .leftToRight, memoryLimit: nil), [[0, 1, 2]])
+        XCTAssertEqual(try findPath(inputs: ops, output: out, sizes: sizes, strategy: .greedy, memoryLimit: nil), [[1, 2], [0, 1]])
+        // By FLOPs, (ij,jk) first is cheaper: 24*2 + 40*2 = 128 against 60*2 + 30*2 = 180.
+        XCTAssertEqual(try findPath(inputs: ops, output: out, sizes: sizes, strategy: .optimal, memoryLimit: nil), [[0, 1], [0, 1]])
+        XCTAssertThrowsError(try findPath(inputs: ops, output: out, sizes: sizes, strategy: .explicit([[0, 5]]), memoryLimit: nil))
+        XCTAssertThrowsError(try findPath(inputs: ops, output: out, sizes: sizes, strategy: .explicit([[0, 1]]), memoryLimit: nil))
+    }
+
+    func testOptimalNeverCostsMoreThanGreedy() throws {
+        // A chain where greedy's local choice is not the global optimum in general.
+        let plan1 = try Plan(subscripts: "ab,bc,cd,de,ea->", shapes: [[7, 30], [30, 2], [2, 40], [40, 3], [3, 7]], strategy: .optimal)
+        let plan2 = try Plan(subscripts: "ab,bc,cd,de,ea->", shapes: [[7, 30], [30, 2], [2, 40], [40, 3], [3, 7]], strategy: .greedy)
+        func cost(_ p: Plan) -> Double {
+            let r = p.report
+            let line = r.split(separator: "\n").first { $0.contains("Optimized FLOP count") }!
+            return Double(line.split(separator: " ").last!.replacingOccurrences(of: "e+", with: "e"))!
+        }
+        XCTAssertLessThanOrEqual(cost(plan1), cost(plan2))
+    }
+}

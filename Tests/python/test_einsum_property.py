@@ -1,0 +1,171 @@
+"""Property tests: swiftgram.einsum against numpy.einsum on generated contractions.
+
+Values are small integers so that every dtype's result is exact and comparisons can be
+exact; strides cover transposes, reversed and stepped slices and zero-stride broadcasts.
+"""
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import swiftgram
+
+DTYPES = [np.float32, np.float64, np.float16, np.complex64, np.complex128, np.int32, np.int64,
+          np.int8, np.int16, np.uint8, np.uint16, np.uint32, np.uint64, np.bool_]
+LABELS = "abcdeA"
+
+
+@st.composite
+def einsum_cases(draw, dtypes=DTYPES):
+    nops = draw(st.integers(1, 3))
+    sizes = {l: draw(st.integers(0, 4) if draw(st.integers(0, 9)) == 0 else st.integers(1, 4)) for l in LABELS}
+    use_ellipsis = draw(st.booleans()) and draw(st.booleans())
+    ell_shape = draw(st.lists(st.integers(1, 3), min_size=0, max_size=2)) if use_ellipsis else []
+    terms, shapes = [], []
+    for _ in range(nops):
+        labels = draw(st.lists(st.sampled_from(LABELS), min_size=0, max_size=4))
+        shape = [sizes[l] for l in labels]
+        # Size-1 broadcasting of a label (not within repeated labels of one operand).
+        for i, l in enumerate(labels):
+            if labels.count(l) == 1 and draw(st.integers(0, 7)) == 0:
+                shape[i] = 1
+        term = "".join(labels)
+        if use_ellipsis and draw(st.booleans()):
+            k = draw(st.integers(0, len(ell_shape)))
+            at = draw(st.integers(0, len(labels)))
+            eshape = [1 if draw(st.integers(0, 4)) == 0 else d for d in ell_shape[len(ell_shape) - k:]]
+            term = term[:at] + "..." + term[at:]
+            shape = shape[:at] + eshape + shape[at:]
+        terms.append(term)
+        shapes.append(shape)
+    subscripts = ",".join(terms)
+    if draw(st.booleans()):
+        seen = sorted({c for t in terms for c in t if c.isalpha()})
+        out = draw(st.permutations(seen)).copy()
+        out = out[:draw(st.integers(0, len(out)))]
+        has_ell = any("..." in t for t in terms)
+        if has_ell:
+            at = draw(st.integers(0, len(out)))
+            out = out[:at] + ["..."] + out[at:]
+        subscripts += "->" + "".join(out)
+    dtype = np.dtype(draw(st.sampled_from(dtypes)))
+    layouts = [draw(st.sampled_from(["c", "f", "rev", "step", "bcast", "t"])) for _ in shapes]
+    seed = draw(st.integers(0, 2**31))
+    return subscripts, shapes, dtype, layouts, seed
+
+
+def make_operand(shape, dtype, layout, rng):
+    if dtype == np.bool_:
+        base = rng.integers(0, 2, size=[2 * d for d in shape]).astype(bool)
+    elif dtype.kind == "u":
+        base = rng.integers(0, 4, size=[2 * d for d in shape]).astype(dtype)
+    else:
+        base = rng.integers(-3, 4, size=[2 * d for d in shape]).astype(dtype)
+        if dtype.kind == "c":
+            base = base + 1j * rng.integers(-2, 3, size=base.shape).astype(dtype)
+    view = base[tuple(slice(0, d) for d in shape)]
+    if layout == "f" and view.ndim:
+        view = np.asfortranarray(view)
+    elif layout == "rev" and view.ndim:
+        view = base[tuple(slice(2 * d - 1, d - 1, -1) if d else slice(0, 0) for d in shape)]
+    elif layout == "step":
+        view = base[tuple(slice(0, 2 * d, 2) for d in shape)]
+    elif layout == "bcast" and view.ndim and all(d > 0 for d in shape):
+        # A zero-stride view: one row repeated along axis 0.
+        view = np.broadcast_to(view[:1], shape)
+    elif layout == "t" and view.ndim > 1:
+        view = np.ascontiguousarray(view.T).T
+    assert view.shape == tuple(shape)
+    return view
+
+
+def numpy_result(subscripts, ops, **kw):
+    try:
+        return np.einsum(subscripts, *ops, **kw), None
+    except Exception as e:  # noqa: BLE001 - compared by type below
+        return None, e
+
+
+@settings(max_examples=2500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(einsum_cases(), st.sampled_from([False, True, "optimal"]))
+def test_matches_numpy(case, optimize):
+    subscripts, shapes, dtype, layouts, seed = case
+    rng = np.random.default_rng(seed)
+    ops = [make_operand(s, dtype, l, rng) for s, l in zip(shapes, layouts)]
+    expected, error = numpy_result(subscripts, ops)
+    if error is not None:
+        with pytest.raises(type(error)):
+            swiftgram.einsum(subscripts, *ops, optimize=optimize)
+        return
+    got = swiftgram.einsum(subscripts, *ops, optimize=optimize)
+    got, expected = np.asarray(got), np.asarray(expected)
+    assert got.dtype == expected.dtype, (subscripts, shapes, dtype)
+    assert got.shape == expected.shape, (subscripts, shapes)
+    np.testing.assert_array_equal(got, expected, err_msg=f"{subscripts} {shapes} {dtype} {layouts}")
+
+
+@settings(max_examples=300, deadline=None)
+@given(einsum_cases(dtypes=[np.float32, np.float64, np.complex128]))
+def test_out_argument_any_layout(case):
+    subscripts, shapes, dtype, layouts, seed = case
+    rng = np.random.default_rng(seed)
+    ops = [make_operand(s, dtype, l, rng) for s, l in zip(shapes, layouts)]
+    expected, error = numpy_result(subscripts, ops)
+    if error is not None:
+        return
+    expected = np.asarray(expected)
+    # A non-contiguous, reversed output view.
+    big = np.full([2 * d + 1 for d in expected.shape], 7, dtype=dtype)
+    out = big[tuple(slice(2 * d - 1 if d else 0, None, -2) if d else slice(0, 0) for d in expected.shape)]
+    out = out[tuple(slice(0, d) for d in expected.shape)] if expected.ndim else big[...]
+    assert out.shape == expected.shape
+    res = swiftgram.einsum(subscripts, *ops, out=out)
+    assert res is out
+    np.testing.assert_array_equal(out, expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(einsum_cases(dtypes=[np.float32, np.float64]))
+def test_random_floats_close(case):
+    subscripts, shapes, dtype, layouts, seed = case
+    rng = np.random.default_rng(seed)
+    ops = [make_operand(s, dtype, l, rng) for s, l in zip(shapes, layouts)]
+    ops = [o * np.asarray(rng.standard_normal(o.shape), dtype=dtype) for o in ops]
+    expected, error = numpy_result(subscripts, ops)
+    if error is not None:
+        return
+    got = swiftgram.einsum(subscripts, *ops, optimize=True)
+    tol = 1e-4 if dtype == np.float32 else 1e-11
+    np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=tol, atol=tol)
+
+
+@st.composite
+def gemm_cases(draw):
+    """Two-operand contractions big enough for the packed GEMM engine (edge tiles included)."""
+    letters = "abcdef"
+    sizes = {l: draw(st.integers(1, 40)) for l in letters}
+    la = draw(st.lists(st.sampled_from(letters), min_size=1, max_size=4, unique=True))
+    lb = draw(st.lists(st.sampled_from(letters), min_size=1, max_size=4, unique=True))
+    keep = [l for l in dict.fromkeys(la + lb) if draw(st.booleans())]
+    out = draw(st.permutations(keep))
+    subscripts = f"{''.join(la)},{''.join(lb)}->{''.join(out)}"
+    shapes = [[sizes[l] for l in la], [sizes[l] for l in lb]]
+    dtype = np.dtype(draw(st.sampled_from([np.float32, np.float64, np.int64, np.complex64, np.int8])))
+    layouts = [draw(st.sampled_from(["c", "f", "rev", "step", "t"])) for _ in shapes]
+    return subscripts, shapes, dtype, layouts, draw(st.integers(0, 2**31))
+
+
+@settings(max_examples=400, deadline=None)
+@given(gemm_cases(), st.integers(1, 3))
+def test_gemm_sized_matches_numpy(case, threads):
+    subscripts, shapes, dtype, layouts, seed = case
+    rng = np.random.default_rng(seed)
+    ops = [make_operand(s, dtype, l, rng) for s, l in zip(shapes, layouts)]
+    expected = np.einsum(subscripts, *ops)
+    before = swiftgram.get_num_threads()
+    swiftgram.set_num_threads(threads)
+    try:
+        got = swiftgram.einsum(subscripts, *ops)
+    finally:
+        swiftgram.set_num_threads(before)
+    np.testing.assert_array_equal(np.asarray(got), expected, err_msg=f"{subscripts} {shapes} {layouts}")
