@@ -37,6 +37,8 @@ class SwiftBuildExt(build_ext):
         ext.extra_objects = [str(SCRATCH / "release" / "libSwiftgramABI.a"),
                              str(static / arch / "swiftrt.o")]
         ext.library_dirs = [str(static)]
+        # Relink whenever the Swift library changed (setuptools only watches C sources).
+        ext.depends = [*ext.extra_objects, "Sources/SwiftgramABI/swiftgram.h"]
         super().build_extension(ext)
         out = self.get_ext_fullpath(ext.name)
         undefined = subprocess.check_output(["nm", "-D", "-u", out], text=True).split()

@@ -41,29 +41,60 @@ func uniformStride(_ t: [Int]) -> Int? {
     return s
 }
 
+/// How a packing routine walks one index set: through its offset table, or, when the
+/// table is an arithmetic progression, by a plain stride (which lets the compiler turn
+/// contiguous copies into vector moves).
+struct PackAxis {
+    let table: [Int]
+    let step: Int?
+    init(_ table: [Int]) {
+        self.table = table
+        step = uniformStride(table)
+    }
+}
+
 /// Packs rows [r0, r0+count) x k [k0, k0+kc) of `src` into micro-panels of `R` rows:
 /// dst[panel][p * R + i]. Rows past `count` are zero so the kernel never branches.
+/// `rowsOuter` walks each row along k (k contiguous in memory), else each k across rows.
 @inline(__always)
-func pack<E: Element>(_ src: UnsafePointer<E>, rows: UnsafePointer<Int>, ks: UnsafePointer<Int>,
+func pack<E: Element>(_ src: UnsafePointer<E>, rows: PackAxis, r0: Int, ks: PackAxis, k0: Int,
                       count: Int, kc: Int, R: Int, rowsOuter: Bool, into dst: UnsafeMutablePointer<E.Acc>) {
-    var panel = 0
-    while panel < count {
-        let n = min(R, count - panel)
-        let d = dst + panel * kc
-        if rowsOuter {
-            for i in 0..<n {
-                let base = src + rows[panel + i]
-                for p in 0..<kc { d[p * R + i] = base[ks[p]].acc }
+    rows.table.withUnsafeBufferPointer { rt in
+    ks.table.withUnsafeBufferPointer { kt in
+        let rowOff = rt.baseAddress! + r0, kOff = kt.baseAddress! + k0
+        var panel = 0
+        while panel < count {
+            let n = min(R, count - panel)
+            let d = dst + panel * kc
+            switch (rows.step, ks.step, rowsOuter) {
+            case (1?, let kst?, false):
+                // Rows contiguous: each k step copies a run of n elements.
+                var s = src + rowOff[panel] + kOff[0]
+                for p in 0..<kc {
+                    for i in 0..<n { d[p * R + i] = s[i].acc }
+                    s += kst
+                }
+            case (let rst?, 1?, true):
+                // k contiguous: stream along each row.
+                for i in 0..<n {
+                    let s = src + rowOff[0] + (panel + i) * rst + kOff[0]
+                    for p in 0..<kc { d[p * R + i] = s[p].acc }
+                }
+            case (_, _, true):
+                for i in 0..<n {
+                    let base = src + rowOff[panel + i]
+                    for p in 0..<kc { d[p * R + i] = base[kOff[p]].acc }
+                }
+            case (_, _, false):
+                for p in 0..<kc {
+                    let base = src + kOff[p]
+                    for i in 0..<n { d[p * R + i] = base[rowOff[panel + i]].acc }
+                }
             }
-        } else {
-            for p in 0..<kc {
-                let base = src + ks[p]
-                for i in 0..<n { d[p * R + i] = base[rows[panel + i]].acc }
-            }
+            if n < R { for p in 0..<kc { for i in n..<R { d[p * R + i] = E.Acc.zero } } }
+            panel += R
         }
-        if n < R { for p in 0..<kc { for i in n..<R { d[p * R + i] = E.Acc.zero } } }
-        panel += R
-    }
+    } }
 }
 
 struct GemmProblem {
@@ -81,16 +112,18 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
     let mDims = problem.m.sorted { abs($0.a) > abs($1.a) }
     let nDims = problem.n.sorted { abs($0.b) > abs($1.b) }
     let kDims = problem.k.sorted { abs($0.a) + abs($0.b) > abs($1.a) + abs($1.b) }
-    let offAM = offsetTable(mDims) { $0.a }, offCM = offsetTable(mDims) { $0.c }
-    let offBN = offsetTable(nDims) { $0.b }, offCN = offsetTable(nDims) { $0.c }
-    let offAK = offsetTable(kDims) { $0.a }, offBK = offsetTable(kDims) { $0.b }
-    let M = offAM.count, N = offBN.count, K = offAK.count
+    let offAM = PackAxis(offsetTable(mDims) { $0.a }), offCM = offsetTable(mDims) { $0.c }
+    let offBN = PackAxis(offsetTable(nDims) { $0.b }), offCN = offsetTable(nDims) { $0.c }
+    let offAK = PackAxis(offsetTable(kDims) { $0.a }), offBK = PackAxis(offsetTable(kDims) { $0.b })
+    let M = offCM.count, N = offCN.count, K = offAK.table.count
     let batch = problem.batch.filter { $0.size != 1 }
     let nb = batch.reduce(1) { $0 * $1.size }
     if M == 0 || N == 0 || nb == 0 { return }
     // Pack along whichever index is contiguous in memory.
-    let aRowsOuter = K > 1 && (M == 1 || abs(offAK[1] - offAK[0]) < abs(offAM[1] - offAM[0]))
-    let bRowsOuter = K > 1 && (N == 1 || abs(offBK[1] - offBK[0]) < abs(offBN[1] - offBN[0]))
+    func rowsOuter(_ rows: PackAxis, _ ks: PackAxis) -> Bool {
+        K > 1 && (rows.table.count == 1 || abs(ks.table[1] - ks.table[0]) < abs(rows.table[1] - rows.table[0]))
+    }
+    let aRowsOuter = rowsOuter(offAM, offAK), bRowsOuter = rowsOuter(offBN, offBK)
     // Direct stores when C's N index is an arithmetic progression and no conversion is needed.
     let csN = uniformStride(offCN)
     let direct = E.self == E.Acc.self && csN != nil
@@ -142,17 +175,13 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
                 var pcK = 0
                 while pcK < K {
                     let kc = min(blk.kc, K - pcK)
-                    offBN.withUnsafeBufferPointer { bn in offBK.withUnsafeBufferPointer { bk in
-                        pack(pb, rows: bn.baseAddress! + jc, ks: bk.baseAddress! + pcK, count: nc, kc: kc,
-                             R: NR, rowsOuter: bRowsOuter, into: bufB)
-                    } }
+                    pack(pb, rows: offBN, r0: jc, ks: offBK, k0: pcK, count: nc, kc: kc,
+                         R: NR, rowsOuter: bRowsOuter, into: bufB)
                     var ic = m0
                     while ic < m1 {
                         let mc = min(blk.mc, m1 - ic)
-                        offAM.withUnsafeBufferPointer { am in offAK.withUnsafeBufferPointer { ak in
-                            pack(pa, rows: am.baseAddress! + ic, ks: ak.baseAddress! + pcK, count: mc, kc: kc,
-                                 R: MR, rowsOuter: aRowsOuter, into: bufA)
-                        } }
+                        pack(pa, rows: offAM, r0: ic, ks: offAK, k0: pcK, count: mc, kc: kc,
+                             R: MR, rowsOuter: aRowsOuter, into: bufA)
                         var jr = 0
                         while jr < nc {
                             let nr = min(NR, nc - jr)
