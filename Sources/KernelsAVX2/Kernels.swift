@@ -3,11 +3,9 @@
 import SwiftgramKernels
 
 public let float32KernelAVX2 = Microkernel<Float>(mr: microkernelRows, nr: 2 * 8) {
-    simdMicrokernel(SIMD8<Float>.self, fused: true, kc: $0, a: $1, b: $2, c: $3,
-                    rowOff: $4, cs: $5, mr: $6, nr: $7, alpha: $8, accumulate: $9)
+    simdMicrokernel(SIMD8<Float>.self, fused: true, $0)
 }
 
 public let float64KernelAVX2 = Microkernel<Double>(mr: microkernelRows, nr: 2 * 4) {
-    simdMicrokernel(SIMD4<Double>.self, fused: true, kc: $0, a: $1, b: $2, c: $3,
-                    rowOff: $4, cs: $5, mr: $6, nr: $7, alpha: $8, accumulate: $9)
+    simdMicrokernel(SIMD4<Double>.self, fused: true, $0)
 }

@@ -3,11 +3,9 @@
 import SwiftgramKernels
 
 public let float32KernelAVX512 = Microkernel<Float>(mr: microkernelRows, nr: 2 * 16) {
-    simdMicrokernel(SIMD16<Float>.self, fused: true, kc: $0, a: $1, b: $2, c: $3,
-                    rowOff: $4, cs: $5, mr: $6, nr: $7, alpha: $8, accumulate: $9)
+    simdMicrokernel(SIMD16<Float>.self, fused: true, $0)
 }
 
 public let float64KernelAVX512 = Microkernel<Double>(mr: microkernelRows, nr: 2 * 8) {
-    simdMicrokernel(SIMD8<Double>.self, fused: true, kc: $0, a: $1, b: $2, c: $3,
-                    rowOff: $4, cs: $5, mr: $6, nr: $7, alpha: $8, accumulate: $9)
+    simdMicrokernel(SIMD8<Double>.self, fused: true, $0)
 }

@@ -3,11 +3,9 @@
 import SwiftgramKernels
 
 public let float32KernelPortable = Microkernel<Float>(mr: microkernelRows, nr: 2 * 4) {
-    simdMicrokernel(SIMD4<Float>.self, fused: false, kc: $0, a: $1, b: $2, c: $3,
-                    rowOff: $4, cs: $5, mr: $6, nr: $7, alpha: $8, accumulate: $9)
+    simdMicrokernel(SIMD4<Float>.self, fused: false, $0)
 }
 
 public let float64KernelPortable = Microkernel<Double>(mr: microkernelRows, nr: 2 * 2) {
-    simdMicrokernel(SIMD2<Double>.self, fused: false, kc: $0, a: $1, b: $2, c: $3,
-                    rowOff: $4, cs: $5, mr: $6, nr: $7, alpha: $8, accumulate: $9)
+    simdMicrokernel(SIMD2<Double>.self, fused: false, $0)
 }

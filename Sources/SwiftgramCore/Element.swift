@@ -118,21 +118,21 @@ extension Bool: Accumulator, Element {
 /// Portable scalar kernel (4x4 block) for types without a SIMD kernel; same contract as
 /// `simdMicrokernel`.
 func scalarMicrokernel<T: Accumulator>() -> Microkernel<T> {
-    Microkernel(mr: 4, nr: 4) { kc, a, b, c, rowOff, cs, mr, nr, alpha, accumulate in
+    Microkernel(mr: 4, nr: 4) { k in
         withUnsafeTemporaryAllocation(of: T.self, capacity: 16) { t in
             t.initialize(repeating: T.zero)
-            for p in 0..<kc {
-                let pa = a + 4 * p, pb = b + 4 * p
+            for p in 0..<k.kc {
+                let pa = k.a + k.aStep * p, pb = k.b + k.bStep * p
                 for i in 0..<4 {
                     let ai = pa[i]
                     for j in 0..<4 { t[4 * i + j] = T.add(t[4 * i + j], T.mul(ai, pb[j])) }
                 }
             }
-            for i in 0..<mr {
-                let row = c + rowOff[i]
-                for j in 0..<nr {
-                    let v = T.mul(alpha, t[4 * i + j])
-                    row[j * cs] = accumulate ? T.add(row[j * cs], v) : v
+            for i in 0..<k.mr {
+                let row = k.c + k.rowOff[i]
+                for j in 0..<k.nr {
+                    let v = T.mul(k.alpha, t[4 * i + j])
+                    row[j * k.cs] = k.accumulate ? T.add(row[j * k.cs], v) : v
                 }
             }
         }

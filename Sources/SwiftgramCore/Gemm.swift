@@ -8,6 +8,8 @@
 // ever made. Packed panels feed the ISA-selected micro-kernel; rows of C are addressed
 // through the table too, so any output layout is written in place.
 
+import SwiftgramKernels
+
 /// Cache blocking (elements). KC x NR panels of B stay in L1 across a micro-kernel sweep,
 /// MC x KC of A in L2, KC x NC of B in L3.
 struct Blocking {
@@ -18,6 +20,14 @@ struct Blocking {
         mc = max(mr, (96 * 1024 / (kc * size)) / mr * mr)
         nc = max(nr, (2 * 1024 * 1024 / (kc * size)) / nr * nr)
     }
+}
+
+/// Block size for `total` in blocks of at most `limit`, balanced so no block is a sliver
+/// (784 = 4 x 196 rather than 3 x 256 + 16), rounded up to a multiple of `unit`.
+func balancedBlock(_ total: Int, limit: Int, unit: Int = 1) -> Int {
+    let blocks = max(1, (total + limit - 1) / limit)
+    let size = (total + blocks - 1) / blocks
+    return min(max(unit, (size + unit - 1) / unit * unit), max(limit, unit))
 }
 
 /// Offsets of every flattened index of `dims` (last dim fastest) along one tensor's strides.
@@ -58,11 +68,13 @@ struct PackAxis {
 /// `rowsOuter` walks each row along k (k contiguous in memory), else each k across rows.
 @inline(__always)
 func pack<E: Element>(_ src: UnsafePointer<E>, rows: PackAxis, r0: Int, ks: PackAxis, k0: Int,
-                      count: Int, kc: Int, R: Int, rowsOuter: Bool, into dst: UnsafeMutablePointer<E.Acc>) {
+                      count: Int, kc: Int, R: Int, rowsOuter: Bool, onlyPartial: Bool = false,
+                      into dst: UnsafeMutablePointer<E.Acc>) {
     rows.table.withUnsafeBufferPointer { rt in
     ks.table.withUnsafeBufferPointer { kt in
         let rowOff = rt.baseAddress! + r0, kOff = kt.baseAddress! + k0
-        var panel = 0
+        // Operands read in place (see Gemm.aInPlace) only need their ragged last panel.
+        var panel = onlyPartial ? count / R * R : 0
         while panel < count {
             let n = min(R, count - panel)
             let d = dst + panel * kc
@@ -104,6 +116,197 @@ struct GemmProblem {
     var k: [Dim]   // a and b strides
 }
 
+/// Where a macro-kernel writes, and with what scale: rows and columns of C through offset
+/// tables. `direct` means the micro-kernel may store straight into C (same element type,
+/// uniform columns); otherwise it goes through a tile and a converting scatter.
+struct OutputView<T> {
+    let base: UnsafeMutableRawPointer
+    let rows: UnsafePointer<Int>
+    let cols: UnsafePointer<Int>
+    let colStep: Int
+    let direct: Bool
+    let alpha: T
+}
+
+/// Per-worker scratch: packed A block, packed B panel, one micro-tile, row offsets.
+struct Workspace<T> {
+    let a: UnsafeMutablePointer<T>
+    let b: UnsafeMutablePointer<T>
+    let tile: UnsafeMutablePointer<T>
+}
+
+/// One GEMM-shaped contraction step, prepared: offset tables, kernel, blocking.
+struct Gemm<E: Element> {
+    let kernel: Microkernel<E.Acc>
+    let blk: Blocking
+    let aRows: PackAxis, aK: PackAxis, bRows: PackAxis, bK: PackAxis
+    let cRows: [Int], cCols: [Int]
+    let aRowsOuter: Bool, bRowsOuter: Bool
+    /// A (B) already has the panel layout (unit-stride rows, uniform k stride): full panels
+    /// are read in place by the micro-kernel instead of being packed.
+    let aInPlace: Bool, bInPlace: Bool
+    let M: Int, N: Int, K: Int
+    /// C = A * A^T on the same memory: only tiles on or above the diagonal are computed.
+    let symmetric: Bool
+
+    /// Packs B panels [p0, p1) (in units of NR columns) of the block (jc, nc) x (pc, kc).
+    func packB(_ b: UnsafePointer<E>, jc: Int, nc: Int, pc: Int, kc: Int, panels: Range<Int>,
+               into buf: UnsafeMutablePointer<E.Acc>) {
+        let NR = kernel.nr
+        let c0 = panels.lowerBound * NR, c1 = min(nc, panels.upperBound * NR)
+        if c0 >= c1 { return }
+        pack(b, rows: bRows, r0: jc + c0, ks: bK, k0: pc, count: c1 - c0, kc: kc, R: NR,
+             rowsOuter: bRowsOuter, onlyPartial: bInPlace, into: buf + c0 * kc)
+    }
+
+    /// Rows [ic, ic+mc) x columns [jc + panels) of C for one K block, from packed panels.
+    func macroKernel(_ a: UnsafePointer<E>, _ b: UnsafePointer<E>, ic: Int, mc: Int, jc: Int, nc: Int, pc: Int, kc: Int,
+                     panels: Range<Int>, out: OutputView<E.Acc>, accumulate: Bool, ws: Workspace<E.Acc>) {
+        let MR = kernel.mr, NR = kernel.nr
+        if symmetric && jc + min(nc, panels.upperBound * NR) <= ic { return }  // block below diagonal
+        pack(a, rows: aRows, r0: ic, ks: aK, k0: pc, count: mc, kc: kc, R: MR, rowsOuter: aRowsOuter,
+             onlyPartial: aInPlace, into: ws.a)
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * MR) { offs in
+            let rowOff = offs.baseAddress!, tileRows = rowOff + MR
+            for i in 0..<MR { tileRows[i] = i * NR }
+            for panel in panels {
+                let jr = panel * NR
+                if jr >= nc { break }
+                let nr = min(NR, nc - jr)
+                var ir = 0
+                while ir < mc {
+                    let mr = min(MR, mc - ir)
+                    // Symmetric: skip tiles strictly below the diagonal (mirrored afterwards).
+                    if symmetric && jc + jr + nr <= ic + ir { ir += MR; continue }
+                    var (pa, aStep) = (UnsafePointer(ws.a + ir * kc), MR)
+                    if aInPlace && mr == MR {
+                        pa = UnsafeRawPointer(a + aRows.table[ic + ir] + aK.table[pc]).assumingMemoryBound(to: E.Acc.self)
+                        aStep = aK.step!
+                    }
+                    var (pb, bStep) = (UnsafePointer(ws.b + jr * kc), NR)
+                    if bInPlace && nr == NR {
+                        pb = UnsafeRawPointer(b + bRows.table[jc + jr] + bK.table[pc]).assumingMemoryBound(to: E.Acc.self)
+                        bStep = bK.step!
+                    }
+                    if out.direct {
+                        for i in 0..<mr { rowOff[i] = out.rows[ic + ir + i] + out.cols[jc + jr] }
+                        kernel.run(Tile(kc: kc, a: pa, aStep: aStep, b: pb, bStep: bStep,
+                                        c: out.base.assumingMemoryBound(to: E.Acc.self), rowOff: rowOff,
+                                        cs: out.colStep, mr: mr, nr: nr, alpha: out.alpha, accumulate: accumulate))
+                    } else {
+                        kernel.run(Tile(kc: kc, a: pa, aStep: aStep, b: pb, bStep: bStep, c: ws.tile,
+                                        rowOff: tileRows, cs: 1, mr: mr, nr: nr, alpha: E.Acc.one, accumulate: false))
+                        let c = out.base.assumingMemoryBound(to: E.self)
+                        for i in 0..<mr {
+                            let row = c + out.rows[ic + ir + i]
+                            for j in 0..<nr {
+                                let dst = row + out.cols[jc + jr + j]
+                                let v = E.Acc.mul(out.alpha, ws.tile[i * NR + j])
+                                dst.pointee = E(acc: accumulate ? E.Acc.add(dst.pointee.acc, v) : v)
+                            }
+                        }
+                    }
+                    ir += MR
+                }
+            }
+        }
+    }
+
+    /// The whole product for rows [m0, m1) and K range [k0, k1) on one thread.
+    func serial(a: UnsafePointer<E>, b: UnsafePointer<E>, out: OutputView<E.Acc>, m0: Int, m1: Int,
+                k0: Int, k1: Int, ws: Workspace<E.Acc>) {
+        let NR = kernel.nr
+        let kcStep = balancedBlock(k1 - k0, limit: blk.kc)
+        let mcStep = balancedBlock(m1 - m0, limit: blk.mc, unit: kernel.mr)
+        var jc = 0
+        while jc < N {
+            let nc = min(blk.nc, N - jc)
+            var pc = k0
+            while pc < k1 {
+                let kc = min(kcStep, k1 - pc)
+                packB(b, jc: jc, nc: nc, pc: pc, kc: kc, panels: 0..<(nc + NR - 1) / NR, into: ws.b)
+                var ic = m0
+                while ic < m1 {
+                    let mc = min(mcStep, m1 - ic)
+                    macroKernel(a, b, ic: ic, mc: mc, jc: jc, nc: nc, pc: pc, kc: kc, panels: 0..<(nc + NR - 1) / NR,
+                                out: out, accumulate: pc > k0, ws: ws)
+                    ic += mc
+                }
+                pc += kc
+            }
+            jc += nc
+        }
+    }
+
+    /// All threads on one product: B panels packed together, then rows (or columns) split.
+    func cooperative(a: UnsafePointer<E>, b: UnsafePointer<E>, out: OutputView<E.Acc>, workers: Int,
+                     ws: [Workspace<E.Acc>], sharedB: UnsafeMutablePointer<E.Acc>) {
+        let MR = kernel.mr, NR = kernel.nr
+        let mBounds = rowSplit(workers: workers, MR: MR)
+        let kcStep = balancedBlock(K, limit: blk.kc)
+        var jc = 0
+        while jc < N {
+            let nc = min(blk.nc, N - jc)
+            let panels = (nc + NR - 1) / NR
+            let splitRows = (M + MR - 1) / MR >= panels
+            var pc = 0
+            while pc < K {
+                let kc = min(kcStep, K - pc)
+                parallelFor(workers) { w in
+                    packB(b, jc: jc, nc: nc, pc: pc, kc: kc, panels: panels * w / workers..<panels * (w + 1) / workers,
+                          into: sharedB)
+                }
+                parallelFor(workers) { w in
+                    let wsw = Workspace(a: ws[w].a, b: sharedB, tile: ws[w].tile)
+                    let (r0, r1) = splitRows ? (mBounds[w], mBounds[w + 1]) : (0, M)
+                    let cols = splitRows ? 0..<panels : panels * w / workers..<panels * (w + 1) / workers
+                    let mcStep = balancedBlock(r1 - r0, limit: blk.mc, unit: MR)
+                    var ic = r0
+                    while ic < r1 {
+                        let mc = min(mcStep, r1 - ic)
+                        macroKernel(a, b, ic: ic, mc: mc, jc: jc, nc: nc, pc: pc, kc: kc, panels: cols,
+                                    out: out, accumulate: pc > 0, ws: wsw)
+                        ic += mc
+                    }
+                }
+                pc += kc
+            }
+            jc += nc
+        }
+    }
+
+    /// Row boundaries (multiples of MR) giving each worker equal work; for a symmetric
+    /// product row i costs N - i, so the upper rows get fewer.
+    func rowSplit(workers: Int, MR: Int) -> [Int] {
+        var bounds = [0]
+        let total = symmetric ? Double(M) * Double(M + 1) / 2 : Double(M)
+        var done = 0.0, row = 0
+        for w in 1..<workers {
+            let target = total * Double(w) / Double(workers)
+            while row < M && done < target {
+                done += symmetric ? Double(M - row) : 1
+                row += 1
+            }
+            bounds.append(min(M, (row + MR / 2) / MR * MR))
+        }
+        bounds.append(M)
+        return bounds
+    }
+
+    /// Copies the computed upper triangle onto the skipped lower one.
+    func mirror(_ c: UnsafeMutablePointer<E>) {
+        for i in 0..<M { for j in 0..<i { c[cRows[i] + cCols[j]] = c[cRows[j] + cCols[i]] } }
+    }
+}
+
+/// Whether panels can be read where they are: unit-stride rows, uniform k stride, no type
+/// conversion, and k steps short enough that a panel's rows do not alias in L1 (at 4 KiB
+/// steps every row maps to the same cache set; packing wins there).
+func readsInPlace<E: Element>(_: E.Type, rows: PackAxis, ks: PackAxis) -> Bool {
+    guard E.self == E.Acc.self, rows.step == 1, let k = ks.step else { return false }
+    return abs(k) * MemoryLayout<E>.stride <= 2048
+}
+
 func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeMutablePointer<E>,
                             problem: GemmProblem, alpha: E.Acc) throws(EinsumError) {
     let kernel = E.Acc.microkernel
@@ -112,109 +315,103 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
     let mDims = problem.m.sorted { abs($0.a) > abs($1.a) }
     let nDims = problem.n.sorted { abs($0.b) > abs($1.b) }
     let kDims = problem.k.sorted { abs($0.a) + abs($0.b) > abs($1.a) + abs($1.b) }
-    let offAM = PackAxis(offsetTable(mDims) { $0.a }), offCM = offsetTable(mDims) { $0.c }
-    let offBN = PackAxis(offsetTable(nDims) { $0.b }), offCN = offsetTable(nDims) { $0.c }
-    let offAK = PackAxis(offsetTable(kDims) { $0.a }), offBK = PackAxis(offsetTable(kDims) { $0.b })
-    let M = offCM.count, N = offCN.count, K = offAK.table.count
+    let aRows = PackAxis(offsetTable(mDims) { $0.a }), aK = PackAxis(offsetTable(kDims) { $0.a })
+    let bRows = PackAxis(offsetTable(nDims) { $0.b }), bK = PackAxis(offsetTable(kDims) { $0.b })
+    let cRows = offsetTable(mDims) { $0.c }, cCols = offsetTable(nDims) { $0.c }
+    let M = cRows.count, N = cCols.count, K = aK.table.count
     let batch = problem.batch.filter { $0.size != 1 }
     let nb = batch.reduce(1) { $0 * $1.size }
     if M == 0 || N == 0 || nb == 0 { return }
+    if K == 0 {
+        // Empty sum: the result is zero.
+        var o = Odometer(batch)
+        for _ in 0..<nb {
+            for i in 0..<M { for j in 0..<N { c[o.c + cRows[i] + cCols[j]] = E(acc: E.Acc.zero) } }
+            o.next()
+        }
+        return
+    }
     // Pack along whichever index is contiguous in memory.
     func rowsOuter(_ rows: PackAxis, _ ks: PackAxis) -> Bool {
         K > 1 && (rows.table.count == 1 || abs(ks.table[1] - ks.table[0]) < abs(rows.table[1] - rows.table[0]))
     }
-    let aRowsOuter = rowsOuter(offAM, offAK), bRowsOuter = rowsOuter(offBN, offBK)
-    // Direct stores when C's N index is an arithmetic progression and no conversion is needed.
-    let csN = uniformStride(offCN)
-    let direct = E.self == E.Acc.self && csN != nil
-
-    let blk = Blocking(E.Acc.self, mr: MR, nr: NR)
+    let symmetric = a == b && M == N && aRows.table == bRows.table && aK.table == bK.table
+        && batch.allSatisfy { $0.a == $0.b }
+    let g = Gemm<E>(kernel: kernel, blk: Blocking(E.Acc.self, mr: MR, nr: NR), aRows: aRows, aK: aK,
+                    bRows: bRows, bK: bK, cRows: cRows, cCols: cCols,
+                    aRowsOuter: rowsOuter(aRows, aK), bRowsOuter: rowsOuter(bRows, bK),
+                    aInPlace: readsInPlace(E.self, rows: aRows, ks: aK), bInPlace: readsInPlace(E.self, rows: bRows, ks: bK),
+                    M: M, N: N, K: K, symmetric: symmetric)
     let threads = Threads.count
-    // Split batch first, then the larger of M and N, into at least `threads` work items.
-    var mSplit = 1, nSplit = 1
-    if nb < threads {
-        let need = (threads + nb - 1) / nb
-        if M >= N { mSplit = min(need, (M + MR - 1) / MR) } else { nSplit = min(need, (N + NR - 1) / NR) }
-    }
-    let items = nb * mSplit * nSplit
-    let workers = min(threads, items)
-    let mChunk = ((M + mSplit - 1) / mSplit + MR - 1) / MR * MR
-    let nChunk = ((N + nSplit - 1) / nSplit + NR - 1) / NR * NR
-
-    // Per-worker buffers, allocated up front so a failure is reported before any work.
-    let kcMax = min(blk.kc, max(K, 1))
-    let aSize = blk.mc * kcMax, bSize = min(blk.nc, (N + NR - 1) / NR * NR) * kcMax
-    let perWorker = aSize + bSize + MR * NR
-    let work = try allocate(E.Acc.self, count: perWorker * workers, what: "GEMM packing buffers")
+    let flops = Double(nb) * Double(M) * Double(N) * Double(K)
+    let workers = flops < 1e5 ? 1 : threads
+    // K split: a small output over a long sum (e.g. one 64x64 Gram over 224x224 pixels).
+    let kSplit = nb < workers && M * N <= 128 * 128 && K >= 4 * workers * g.blk.kc
+    let kcMax = min(g.blk.kc, K)
+    let aSize = g.blk.mc * kcMax, bSize = min(g.blk.nc, (N + NR - 1) / NR * NR) * kcMax
+    let partial = kSplit ? M * N : 0
+    let perWorker = aSize + bSize + MR * NR + partial
+    let work = try allocate(E.Acc.self, count: perWorker * workers + bSize, what: "GEMM packing buffers")
     defer { deallocate(work) }
-    let workP = SendablePointer(p: work)
+    let ws = (0..<workers).map { w in
+        Workspace(a: work + w * perWorker, b: work + w * perWorker + aSize, tile: work + w * perWorker + aSize + bSize)
+    }
+    let sharedB = work + workers * perWorker
+    let direct = E.self == E.Acc.self && uniformStride(cCols) != nil
+    let colStep = uniformStride(cCols) ?? 1
 
-    func run(worker: Int) {
-        let bufA = workP.p + worker * perWorker
-        let bufB = bufA + aSize
-        let tile = bufB + bSize
-        var rowOff = [Int](repeating: 0, count: MR)
-        let tileRows = (0..<MR).map { $0 * NR }
-        var item = worker
-        while item < items {
-            let bi = item / (mSplit * nSplit), mi = (item / nSplit) % mSplit, ni = item % nSplit
-            item += workers
-            let o = Odometer(batch, start: bi)
-            let (pa, pb, pc) = (a + o.a, b + o.b, c + o.c)
-            let m0 = mi * mChunk, m1 = min(M, m0 + mChunk)
-            let n0 = ni * nChunk, n1 = min(N, n0 + nChunk)
-            if m0 >= m1 || n0 >= n1 { continue }
-            if K == 0 {
-                // Empty sum: the result is zero.
-                for m in m0..<m1 { for n in n0..<n1 { pc[offCM[m] + offCN[n]] = E(acc: E.Acc.zero) } }
-                continue
-            }
-            var jc = n0
-            while jc < n1 {
-                let nc = min(blk.nc, n1 - jc)
-                var pcK = 0
-                while pcK < K {
-                    let kc = min(blk.kc, K - pcK)
-                    pack(pb, rows: offBN, r0: jc, ks: offBK, k0: pcK, count: nc, kc: kc,
-                         R: NR, rowsOuter: bRowsOuter, into: bufB)
-                    var ic = m0
-                    while ic < m1 {
-                        let mc = min(blk.mc, m1 - ic)
-                        pack(pa, rows: offAM, r0: ic, ks: offAK, k0: pcK, count: mc, kc: kc,
-                             R: MR, rowsOuter: aRowsOuter, into: bufA)
-                        var jr = 0
-                        while jr < nc {
-                            let nr = min(NR, nc - jr)
-                            var ir = 0
-                            while ir < mc {
-                                let mr = min(MR, mc - ir)
-                                let panelA = UnsafePointer(bufA + ir * kc), panelB = UnsafePointer(bufB + jr * kc)
-                                if direct {
-                                    for i in 0..<mr { rowOff[i] = offCM[ic + ir + i] + offCN[jc + jr] }
-                                    let cAcc = UnsafeMutableRawPointer(pc).assumingMemoryBound(to: E.Acc.self)
-                                    kernel.run(kc, panelA, panelB, cAcc, rowOff, csN!, mr, nr, alpha, pcK > 0)
-                                } else {
-                                    kernel.run(kc, panelA, panelB, tile, tileRows, 1, mr, nr, E.Acc.one, false)
-                                    for i in 0..<mr {
-                                        let row = pc + offCM[ic + ir + i]
-                                        for j in 0..<nr {
-                                            let dst = row + offCN[jc + jr + j]
-                                            let v = E.Acc.mul(alpha, tile[i * NR + j])
-                                            dst.pointee = E(acc: pcK > 0 ? E.Acc.add(dst.pointee.acc, v) : v)
-                                        }
-                                    }
-                                }
-                                ir += MR
-                            }
-                            jr += NR
-                        }
-                        ic += mc
-                    }
-                    pcK += kc
+    cRows.withUnsafeBufferPointer { rows in cCols.withUnsafeBufferPointer { cols in
+        func view(_ o: Odometer) -> OutputView<E.Acc> {
+            OutputView(base: UnsafeMutableRawPointer(c + o.c), rows: rows.baseAddress!, cols: cols.baseAddress!,
+                       colStep: colStep, direct: direct, alpha: alpha)
+        }
+        if nb >= workers || workers == 1 {
+            parallelFor(workers) { w in
+                var o = Odometer(batch, start: w)
+                var bi = w
+                while bi < nb {
+                    g.serial(a: a + o.a, b: b + o.b, out: view(o), m0: 0, m1: M, k0: 0, k1: K, ws: ws[w])
+                    for _ in 0..<workers { o.next() }
+                    bi += workers
                 }
-                jc += nc
+            }
+        } else if kSplit {
+            let rowsP = (0..<M).map { $0 * N }, colsP = Array(0..<N)
+            var o = Odometer(batch)
+            for _ in 0..<nb {
+                rowsP.withUnsafeBufferPointer { rp in colsP.withUnsafeBufferPointer { cp in
+                    parallelFor(workers) { w in
+                        let k0 = K * w / workers, k1 = K * (w + 1) / workers
+                        let buf = ws[w].tile + MR * NR
+                        // Partial sums are unscaled; alpha is applied once, in the reduction.
+                        let out = OutputView(base: UnsafeMutableRawPointer(buf), rows: rp.baseAddress!,
+                                             cols: cp.baseAddress!, colStep: 1, direct: true, alpha: E.Acc.one)
+                        g.serial(a: a + o.a, b: b + o.b, out: out, m0: 0, m1: M, k0: k0, k1: k1, ws: ws[w])
+                    }
+                } }
+                let cc = c + o.c
+                for i in 0..<M {
+                    for j in 0..<N where !symmetric || j >= i {
+                        var s = E.Acc.zero
+                        for w in 0..<workers { s = E.Acc.add(s, ws[w].tile[MR * NR + i * N + j]) }
+                        cc[cRows[i] + cCols[j]] = E(acc: E.Acc.mul(alpha, s))
+                    }
+                }
+                o.next()
+            }
+        } else {
+            var o = Odometer(batch)
+            for _ in 0..<nb {
+                g.cooperative(a: a + o.a, b: b + o.b, out: view(o), workers: workers, ws: ws, sharedB: sharedB)
+                o.next()
             }
         }
+    } }
+    if symmetric {
+        var o = Odometer(batch)
+        for _ in 0..<nb {
+            g.mirror(c + o.c)
+            o.next()
+        }
     }
-    parallelFor(workers) { run(worker: $0) }
 }

@@ -16,11 +16,27 @@
 /// broadcast in registers on 16-register ISAs (AVX2, SSE) and leaves headroom on AVX-512.
 public let microkernelRows = 6
 
+/// Arguments of one micro-kernel call (see the contract above).
+public struct Tile<T> {
+    public var kc: Int
+    public var a: UnsafePointer<T>, aStep: Int
+    public var b: UnsafePointer<T>, bStep: Int
+    public var c: UnsafeMutablePointer<T>, rowOff: UnsafePointer<Int>, cs: Int
+    public var mr: Int, nr: Int
+    public var alpha: T
+    public var accumulate: Bool
+    @inlinable
+    public init(kc: Int, a: UnsafePointer<T>, aStep: Int, b: UnsafePointer<T>, bStep: Int,
+                c: UnsafeMutablePointer<T>, rowOff: UnsafePointer<Int>, cs: Int, mr: Int, nr: Int,
+                alpha: T, accumulate: Bool) {
+        self.kc = kc; self.a = a; self.aStep = aStep; self.b = b; self.bStep = bStep
+        self.c = c; self.rowOff = rowOff; self.cs = cs; self.mr = mr; self.nr = nr
+        self.alpha = alpha; self.accumulate = accumulate
+    }
+}
+
 /// A micro-kernel entry point for one element type.
-public typealias MicrokernelFunction<T> = (
-    _ kc: Int, _ a: UnsafePointer<T>, _ b: UnsafePointer<T>, _ c: UnsafeMutablePointer<T>,
-    _ rowOff: UnsafePointer<Int>, _ cs: Int, _ mr: Int, _ nr: Int, _ alpha: T, _ accumulate: Bool
-) -> Void
+public typealias MicrokernelFunction<T> = (Tile<T>) -> Void
 
 /// A micro-kernel and its register-block shape.
 public struct Microkernel<T> {
@@ -42,16 +58,15 @@ func fma<V: SIMD>(_ c: inout V, _ a: V, _ b: V, fused: Bool) where V.Scalar: Flo
 
 @inlinable @inline(__always)
 public func simdMicrokernel<V: SIMD>(
-    _: V.Type, fused: Bool,
-    kc: Int, a: UnsafePointer<V.Scalar>, b: UnsafePointer<V.Scalar>, c: UnsafeMutablePointer<V.Scalar>,
-    rowOff: UnsafePointer<Int>, cs: Int, mr: Int, nr: Int, alpha: V.Scalar, accumulate: Bool
+    _: V.Type, fused: Bool, _ t: Tile<V.Scalar>
 ) where V.Scalar: BinaryFloatingPoint {
+    let (kc, c, rowOff, cs, mr, nr, alpha) = (t.kc, t.c, t.rowOff, t.cs, t.mr, t.nr, t.alpha)
     let w = V.scalarCount
     var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
     var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
-    var pa = a
-    var pb = UnsafeRawPointer(b)
-    let stepB = 2 * w * MemoryLayout<V.Scalar>.stride
+    var pa = t.a
+    var pb = UnsafeRawPointer(t.b)
+    let stepA = t.aStep, stepB = t.bStep * MemoryLayout<V.Scalar>.stride
     for _ in 0..<kc {
         let b0 = pb.loadUnaligned(as: V.self)
         let b1 = pb.loadUnaligned(fromByteOffset: w * MemoryLayout<V.Scalar>.stride, as: V.self)
@@ -61,7 +76,7 @@ public func simdMicrokernel<V: SIMD>(
         ai = V(repeating: pa[3]); fma(&c30, ai, b0, fused: fused); fma(&c31, ai, b1, fused: fused)
         ai = V(repeating: pa[4]); fma(&c40, ai, b0, fused: fused); fma(&c41, ai, b1, fused: fused)
         ai = V(repeating: pa[5]); fma(&c50, ai, b0, fused: fused); fma(&c51, ai, b1, fused: fused)
-        pa += 6
+        pa += stepA
         pb += stepB
     }
     withUnsafeTemporaryAllocation(of: V.self, capacity: 12) { acc in
@@ -72,7 +87,7 @@ public func simdMicrokernel<V: SIMD>(
             for i in 0..<mr {
                 let row = UnsafeMutableRawPointer(c + rowOff[i])
                 var r0 = va * acc[2 * i], r1 = va * acc[2 * i + 1]
-                if accumulate {
+                if t.accumulate {
                     r0 += row.loadUnaligned(as: V.self)
                     r1 += row.loadUnaligned(fromByteOffset: w * MemoryLayout<V.Scalar>.stride, as: V.self)
                 }
@@ -85,7 +100,7 @@ public func simdMicrokernel<V: SIMD>(
                 let row = c + rowOff[i]
                 for j in 0..<nr {
                     let v = alpha * lanes[2 * w * i + j]
-                    row[j * cs] = accumulate ? row[j * cs] + v : v
+                    row[j * cs] = t.accumulate ? row[j * cs] + v : v
                 }
             }
         }

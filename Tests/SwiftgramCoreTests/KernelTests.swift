@@ -22,7 +22,8 @@ final class KernelTests: XCTestCase {
                 var c = [T](repeating: 1, count: ldc * k.mr)
                 let rowOff = (0..<k.mr).map { $0 * ldc }
                 c.withUnsafeMutableBufferPointer { cp in
-                    k.run(kc, a, b, cp.baseAddress!, rowOff, cs, mr, nr, 2, accumulate)
+                    k.run(Tile(kc: kc, a: a, aStep: k.mr, b: b, bStep: k.nr, c: cp.baseAddress!, rowOff: rowOff,
+                                   cs: cs, mr: mr, nr: nr, alpha: 2, accumulate: accumulate))
                 }
                 for i in 0..<k.mr {
                     for j in 0..<k.nr {

@@ -312,3 +312,31 @@ def test_each_isa_when_forced(isa):
     used = out.stdout.strip()
     # The forced ISA is used when the CPU has it; otherwise the best supported one.
     assert used == isa or (isa != "portable" and used in ("portable", "avx2"))
+
+
+# --- engine paths: symmetric (same operand), K split, cooperative threads -------------
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("shape", [(1, 64, 64, 20, 20), (1, 40, 50, 70, 70), (2, 30, 30, 45, 45),
+                                   (3, 7, 9, 130, 130), (1, 3, 5, 200, 200)])
+def test_gram_engine_paths_match_float64_reference(rng, threads, shape):
+    a, h, w, m, n = shape
+    F = rng.standard_normal((a, h, w, m)).astype(np.float32)
+    G2 = rng.standard_normal((a, h, w, n)).astype(np.float32)
+    F64, G64 = F.astype(np.float64), G2.astype(np.float64)
+    before = swiftgram.get_num_threads()
+    swiftgram.set_num_threads(threads)
+    try:
+        same = swiftgram.gram(F)                      # symmetric: one triangle, mirrored
+        einsum_same = swiftgram.einsum("ahwm,ahwn->amn", F, F)
+        distinct = swiftgram.gram(F, G2)
+        strided = swiftgram.gram(F[:, ::-1], G2[:, ::-1])  # reversed rows: packed, not read in place
+    finally:
+        swiftgram.set_num_threads(before)
+    ref_same = np.einsum("ahwm,ahwn->amn", F64, F64) / (h * w)
+    ref = np.einsum("ahwm,ahwn->amn", F64, G64) / (h * w)
+    np.testing.assert_allclose(same, ref_same, rtol=2e-4, atol=2e-4)
+    assert np.array_equal(same, np.swapaxes(same, 1, 2))
+    np.testing.assert_allclose(einsum_same, ref_same * h * w, rtol=2e-4, atol=2e-3)
+    np.testing.assert_allclose(distinct, ref, rtol=2e-4, atol=2e-4)
+    np.testing.assert_allclose(strided, ref, rtol=2e-4, atol=2e-4)
