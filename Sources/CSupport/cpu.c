@@ -22,8 +22,15 @@ int sg_cpu_has_avx2_fma(void) {
 }
 
 int sg_cpu_count(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
+    /* sysconf reads /sys on every call: ask once (a benign race: every thread gets the same answer). */
+    static _Atomic int cached = 0;
+    int n = cached;
+    if (n == 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        n = c > 0 ? (int)c : 1;
+        cached = n;
+    }
+    return n;
 }
 
 static _Atomic int sg_threads = 0; /* 0: not set, use all cores */

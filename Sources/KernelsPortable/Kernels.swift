@@ -9,3 +9,6 @@ public let float32KernelPortable = Microkernel<Float>(mr: microkernelRows, nr: 2
 public let float64KernelPortable = Microkernel<Double>(mr: microkernelRows, nr: 2 * 2) {
     simdMicrokernel(SIMD2<Double>.self, fused: false, $0)
 }
+
+public let float32DotPortable: DotFunction<Float> = { simdDot(SIMD4<Float>.self, fused: false, $0, $1, $2) }
+public let float64DotPortable: DotFunction<Double> = { simdDot(SIMD2<Double>.self, fused: false, $0, $1, $2) }

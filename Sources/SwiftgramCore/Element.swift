@@ -26,6 +26,12 @@ public protocol Accumulator {
     init(scale: Double)
     /// The register-blocked kernel for this type on this machine.
     static var microkernel: Microkernel<Self> { get }
+    /// A vectorised unit-stride reduction, where this machine has one for the type.
+    static var dot: DotFunction<Self>? { get }
+}
+
+extension Accumulator {
+    public static var dot: DotFunction<Self>? { nil }
 }
 
 public protocol Element {
@@ -47,6 +53,7 @@ extension Float: Accumulator, Element {
     @inline(__always) public static func mul(_ a: Float, _ b: Float) -> Float { a * b }
     public init(scale: Double) { self = Float(scale) }
     public static var microkernel: Microkernel<Float> { ISA.selected.float32 }
+    public static var dot: DotFunction<Float>? { ISA.selected.dot32 }
 }
 
 extension Double: Accumulator, Element {
@@ -55,6 +62,7 @@ extension Double: Accumulator, Element {
     @inline(__always) public static func mul(_ a: Double, _ b: Double) -> Double { a * b }
     public init(scale: Double) { self = scale }
     public static var microkernel: Microkernel<Double> { ISA.selected.float64 }
+    public static var dot: DotFunction<Double>? { ISA.selected.dot64 }
 }
 
 extension Float16: Element {

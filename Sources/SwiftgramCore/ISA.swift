@@ -15,10 +15,15 @@ public struct ISA {
     public let name: String
     public let float32: Microkernel<Float>
     public let float64: Microkernel<Double>
+    public let dot32: DotFunction<Float>
+    public let dot64: DotFunction<Double>
 
-    static let avx512 = ISA(name: "avx512", float32: float32KernelAVX512, float64: float64KernelAVX512)
-    static let avx2 = ISA(name: "avx2", float32: float32KernelAVX2, float64: float64KernelAVX2)
-    static let portable = ISA(name: "portable", float32: float32KernelPortable, float64: float64KernelPortable)
+    static let avx512 = ISA(name: "avx512", float32: float32KernelAVX512, float64: float64KernelAVX512,
+                            dot32: float32DotAVX512, dot64: float64DotAVX512)
+    static let avx2 = ISA(name: "avx2", float32: float32KernelAVX2, float64: float64KernelAVX2,
+                          dot32: float32DotAVX2, dot64: float64DotAVX2)
+    static let portable = ISA(name: "portable", float32: float32KernelPortable, float64: float64KernelPortable,
+                              dot32: float32DotPortable, dot64: float64DotPortable)
 
     /// The kernel set in use, chosen once.
     public static let selected: ISA = {

@@ -6,6 +6,8 @@
 // Every index set is walked by an odometer over (size, strides) dimensions, so any layout
 // (negative, zero or arbitrary strides, diagonals) is read in place.
 
+import SwiftgramKernels
+
 /// One loop dimension: its size and the element strides of a, b and c along it.
 struct Dim {
     var size: Int
@@ -48,6 +50,56 @@ struct Odometer {
 /// Loop threshold: work below this many multiply-adds stays on the calling thread.
 let parallelLoopWork = 1 << 17
 
+@inline(__always)
+func asAcc<E: Element>(_ p: UnsafePointer<E>) -> UnsafePointer<E.Acc> {
+    UnsafeRawPointer(p).assumingMemoryBound(to: E.Acc.self)
+}
+
+/// One row of an elementwise step: c[i*sc] = alpha * a[i*sa] * b[i*sb] (b absent: one).
+/// The unit-stride and broadcast cases get loops with constant strides, which the compiler
+/// vectorises; everything else takes the general strided loop.
+@inline(__always)
+func elementwiseRow<E: Element>(_ n: Int, _ pa: UnsafePointer<E>, _ sa: Int, _ pb: UnsafePointer<E>?, _ sb: Int,
+                                _ pc: UnsafeMutablePointer<E>, _ sc: Int, _ alpha: E.Acc) {
+    guard let pb else {
+        if sa == 1 && sc == 1 {
+            for i in 0..<n { pc[i] = E(acc: E.Acc.mul(alpha, pa[i].acc)) }
+        } else {
+            for i in 0..<n { pc[i * sc] = E(acc: E.Acc.mul(alpha, pa[i * sa].acc)) }
+        }
+        return
+    }
+    switch (sa, sb, sc) {
+    case (1, 1, 1):
+        for i in 0..<n { pc[i] = E(acc: E.Acc.mul(alpha, E.Acc.mul(pa[i].acc, pb[i].acc))) }
+    case (0, 1, 1):
+        let s = E.Acc.mul(alpha, pa[0].acc)
+        for i in 0..<n { pc[i] = E(acc: E.Acc.mul(s, pb[i].acc)) }
+    case (1, 0, 1):
+        let s = pb[0].acc
+        for i in 0..<n { pc[i] = E(acc: E.Acc.mul(alpha, E.Acc.mul(pa[i].acc, s))) }
+    default:
+        for i in 0..<n { pc[i * sc] = E(acc: E.Acc.mul(alpha, E.Acc.mul(pa[i * sa].acc, pb[i * sb].acc))) }
+    }
+}
+
+/// sum_k a[k] * b[k] over one run of the K set (b absent: one). Unit strides use the
+/// ISA's vectorised reduction where the type has one.
+@inline(__always)
+func reduceRun<E: Element>(_ n: Int, _ qa: UnsafePointer<E>, _ sa: Int, _ qb: UnsafePointer<E>?, _ sb: Int,
+                           dot: DotFunction<E.Acc>?) -> E.Acc {
+    if let dot, sa == 1, qb == nil || sb == 1 {
+        return dot(n, asAcc(qa), qb.map { asAcc($0) })
+    }
+    var acc = E.Acc.zero
+    if let qb {
+        for p in 0..<n { acc = E.Acc.add(acc, E.Acc.mul(qa[p * sa].acc, qb[p * sb].acc)) }
+    } else {
+        for p in 0..<n { acc = E.Acc.add(acc, qa[p * sa].acc) }
+    }
+    return acc
+}
+
 func loopKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>?, c: UnsafeMutablePointer<E>,
                             outer: [Dim], inner: [Dim], alpha: E.Acc) {
     let outer = outer.filter { $0.size != 1 }.sorted { abs($0.c) > abs($1.c) }
@@ -55,45 +107,29 @@ func loopKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>?, c: Unsafe
     let outerCount = outer.reduce(1) { $0 * $1.size }
     let innerCount = inner.reduce(1) { $0 * $1.size }
     if outerCount == 0 { return }
-    // Walk the outer set as rows of its fastest dimension.
+    // Walk the outer set as rows of its fastest dimension, the K set as runs of its own.
     let row = outer.last ?? Dim(size: 1, a: 0, b: 0, c: 0)
     let rowDims = Array(outer.dropLast())
     let rows = outerCount / row.size
-    let one = E.Acc.one
-    let bPtr = b ?? UnsafePointer(UnsafeMutablePointer<E>(mutating: a))  // unused when b == nil
     let kRow = inner.last ?? Dim(size: 1, a: 0, b: 0, c: 0)
     let kDims = Array(inner.dropLast())
-    let kRows = innerCount / max(kRow.size, 1)
+    let kRuns = innerCount / max(kRow.size, 1)
+    let dot = E.self == E.Acc.self ? E.Acc.dot : nil
 
     func runRows(_ first: Int, _ last: Int) {
         var o = Odometer(rowDims, start: first)
         for _ in first..<last {
-            let pa = a + o.a, pb = bPtr + o.b, pc = c + o.c
-            if innerCount == 1 {
-                // No summation: elementwise product / copy along the row.
-                if let _ = b {
-                    for i in 0..<row.size {
-                        pc[i * row.c] = E(acc: E.Acc.mul(alpha, E.Acc.mul(pa[i * row.a].acc, pb[i * row.b].acc)))
-                    }
-                } else {
-                    for i in 0..<row.size { pc[i * row.c] = E(acc: E.Acc.mul(alpha, pa[i * row.a].acc)) }
-                }
+            let pa = a + o.a, pb = b.map { $0 + o.b }, pc = c + o.c
+            if inner.isEmpty {
+                elementwiseRow(row.size, pa, row.a, pb, row.b, pc, row.c, alpha)
             } else {
                 for i in 0..<row.size {
                     var acc = E.Acc.zero
-                    if innerCount > 0 {
-                        var k = Odometer(kDims)
-                        for _ in 0..<kRows {
-                            let qa = pa + i * row.a + k.a, qb = pb + i * row.b + k.b
-                            if b != nil {
-                                for p in 0..<kRow.size {
-                                    acc = E.Acc.add(acc, E.Acc.mul(qa[p * kRow.a].acc, qb[p * kRow.b].acc))
-                                }
-                            } else {
-                                for p in 0..<kRow.size { acc = E.Acc.add(acc, E.Acc.mul(qa[p * kRow.a].acc, one)) }
-                            }
-                            k.next()
-                        }
+                    var k = Odometer(kDims)
+                    for _ in 0..<kRuns {
+                        acc = E.Acc.add(acc, reduceRun(kRow.size, pa + i * row.a + k.a, kRow.a,
+                                                       pb.map { $0 + i * row.b + k.b }, kRow.b, dot: dot))
+                        k.next()
                     }
                     pc[i * row.c] = E(acc: E.Acc.mul(alpha, acc))
                 }

@@ -243,6 +243,20 @@ done:
     return result;
 }
 
+/* align_offset(buffer, alignment) -> bytes to skip so the data is aligned (cheaper than
+ * asking NumPy for the address from Python). */
+static PyObject *py_align_offset(PyObject *self, PyObject *args) {
+    PyObject *obj;
+    Py_ssize_t alignment;
+    if (!PyArg_ParseTuple(args, "On", &obj, &alignment)) return NULL;
+    if (alignment <= 0) return raise_sg(SG_ERR_VALUE, "alignment must be positive");
+    Py_buffer view;
+    if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) < 0) return NULL;
+    Py_ssize_t off = (alignment - (Py_ssize_t)((uintptr_t)view.buf % (uintptr_t)alignment)) % alignment;
+    PyBuffer_Release(&view);
+    return PyLong_FromSsize_t(off);
+}
+
 static PyObject *py_set_num_threads(PyObject *self, PyObject *arg) {
     long long n = PyLong_AsLongLong(arg);
     if (n == -1 && PyErr_Occurred()) return NULL;
@@ -265,6 +279,7 @@ static PyMethodDef methods[] = {
     {"plan_path", py_plan_path, METH_O, "plan_path(plan) -> list of tuples"},
     {"plan_report", py_plan_report, METH_O, "plan_report(plan) -> str"},
     {"execute", py_execute, METH_VARARGS, "execute(plan, dtype, operands, out, alpha)"},
+    {"align_offset", py_align_offset, METH_VARARGS, "align_offset(buffer, alignment) -> offset in bytes"},
     {"set_num_threads", py_set_num_threads, METH_O, "set_num_threads(n)"},
     {"get_num_threads", py_get_num_threads, METH_NOARGS, "get_num_threads() -> int"},
     {"isa", py_isa, METH_NOARGS, "isa() -> name of the micro-kernel ISA in use"},

@@ -1,13 +1,13 @@
 """einsum, einsum_path and gram: NumPy's semantics, computed by the Swift core."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from . import _core
-from ._front import (CASTINGS, ORDERS, aligned_empty, dtype_code, is_python_scalar, plans,
+from ._front import (CASTINGS, ORDERS, LRUCache, aligned_empty, dtype_code, get_plan, is_python_scalar,
                      split_arguments, usable_in_place)
 
 
@@ -25,19 +25,28 @@ def _output_order(order: str, arrays: list) -> str:
     if order in ("C", "F"):
         return order
     # 'A' and 'K': Fortran when every multi-dimensional operand is Fortran-ordered.
-    multi = [a for a in arrays if a.ndim > 1]
-    if multi and all(a.flags.f_contiguous and not a.flags.c_contiguous for a in multi):
-        return "F"
-    return "C"
+    multi = [a.flags for a in arrays if a.ndim > 1]
+    return "F" if multi and all(f.f_contiguous and not f.c_contiguous for f in multi) else "C"
 
 
-def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str, casting: str,
-              optimize: Any, alpha: float = 1.0, allow_view: bool = True):
-    if order not in ORDERS:
-        raise ValueError(f"einsum: order must be one of 'C', 'F', 'A', or 'K' (got {order!r})")
-    if casting not in CASTINGS:
-        raise ValueError(f"einsum: casting must be one of {', '.join(map(repr, CASTINGS))} (got {casting!r})")
-    arrays = [np.asarray(o) for o in operands]
+class _Prepared(NamedTuple):
+    """Everything about a call that depends only on its signature (subscripts, operand
+    shapes and dtypes, keywords): validated once, then reused by every call like it."""
+    plan: Any
+    shape: tuple
+    dtype: np.dtype
+    code: int
+    is_view: bool
+
+
+_prepared = LRUCache(512)
+
+
+def _optimize_key(optimize: Any) -> Any:
+    return optimize if isinstance(optimize, (bool, str, type(None))) else repr(optimize)
+
+
+def _prepare(subscripts: str, operands: list, arrays: list, dtype: Any, casting: str, optimize: Any) -> _Prepared:
     for k, a in enumerate(arrays):
         if a.dtype.kind not in "biufc":
             raise TypeError(f"swiftgram.einsum: operand {k} has dtype {a.dtype}, which is not supported "
@@ -48,34 +57,52 @@ def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str,
         if not is_python_scalar(o) and not np.can_cast(a.dtype, dt, casting):
             raise TypeError(f"einsum: cannot cast operand {k} from dtype('{a.dtype}') to dtype('{dt}') "
                             f"according to the rule '{casting}'")
-    plan = plans.get(subscripts, [a.shape for a in arrays], optimize)
+    plan = get_plan(subscripts, [a.shape for a in arrays], optimize)
     shape, is_view = _core.plan_info(plan)
+    return _Prepared(plan, tuple(shape), dt, dtype_code(dt), is_view)
 
-    if out is None and is_view and allow_view and alpha == 1.0 and dtype in (None, arrays[0].dtype):
+
+def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str, casting: str,
+              optimize: Any, alpha: float = 1.0, allow_view: bool = True):
+    if order not in ORDERS:
+        raise ValueError(f"einsum: order must be one of 'C', 'F', 'A', or 'K' (got {order!r})")
+    if casting not in CASTINGS:
+        raise ValueError(f"einsum: casting must be one of {', '.join(map(repr, CASTINGS))} (got {casting!r})")
+    arrays = [np.asarray(o) for o in operands]
+    try:
+        key = (subscripts, dtype, casting, _optimize_key(optimize),
+               *[(a.shape, a.dtype, type(o) if is_python_scalar(o) else None) for o, a in zip(operands, arrays)])
+        hash(key)
+    except TypeError:  # an unhashable dtype= or optimize=: no caching, same checks
+        key = None
+    make = lambda: _prepare(subscripts, operands, arrays, dtype, casting, optimize)  # noqa: E731
+    p = _prepared.get(key, make) if key is not None else make()
+    shape, dt = p.shape, p.dtype
+
+    if out is None and p.is_view and allow_view and alpha == 1.0 and dtype in (None, arrays[0].dtype):
         # NumPy returns a view for pure relabellings (transposes) and diagonals.
         a = arrays[0]
-        strides = _core.view_strides(plan, [s // a.itemsize for s in a.strides]) \
-            if all(s % a.itemsize == 0 for s in a.strides) else None
-        if strides is not None:
+        if all(s % a.itemsize == 0 for s in a.strides):
+            strides = _core.view_strides(p.plan, [s // a.itemsize for s in a.strides])
             return as_strided(a, shape, [s * a.itemsize for s in strides], writeable=a.flags.writeable)
 
     inputs = [a if usable_in_place(a, dt) else a.astype(dt, order="C") for a in arrays]
     if out is not None:
         if not isinstance(out, np.ndarray):
             raise TypeError(f"einsum: out must be a numpy.ndarray, got {type(out).__name__}")
-        if out.shape != tuple(shape):
-            raise ValueError(f"einsum: out has shape {out.shape} but the result has shape {tuple(shape)}")
+        if out.shape != shape:
+            raise ValueError(f"einsum: out has shape {out.shape} but the result has shape {shape}")
         if not out.flags.writeable:
             raise ValueError("einsum: out is read-only")
         if not np.can_cast(dt, out.dtype, casting):
             raise TypeError(f"einsum: cannot cast the result from dtype('{dt}') to the out dtype "
                             f"dtype('{out.dtype}') according to the rule '{casting}'")
         direct = usable_in_place(out, dt) and not any(np.may_share_memory(out, a) for a in inputs)
-        target = out if direct else aligned_empty(tuple(shape), dt)
+        target = out if direct else aligned_empty(shape, dt)
     else:
-        target = aligned_empty(tuple(shape), dt, _output_order(order, arrays))
+        target = aligned_empty(shape, dt, _output_order(order, arrays))
     if target.size:
-        _core.execute(plan, dtype_code(dt), inputs, target, float(alpha))
+        _core.execute(p.plan, p.code, inputs, target, float(alpha))
     if out is not None:
         if target is not out:
             np.copyto(out, target, casting="unsafe")
@@ -110,7 +137,7 @@ def einsum_path(*operands: Any, optimize: Any = "greedy", einsum_call: bool = Fa
         raise NotImplementedError("einsum_path(einsum_call=True) is NumPy-internal and not supported")
     subscripts, ops = split_arguments(operands)
     arrays = [np.asarray(o) for o in ops]
-    plan = plans.get(subscripts, [a.shape for a in arrays], optimize)
+    plan = get_plan(subscripts, [a.shape for a in arrays], optimize)
     return ["einsum_path", *_core.plan_path(plan)], _core.plan_report(plan)
 
 

@@ -101,33 +101,41 @@ def parse_optimize(optimize: Any) -> tuple[int, list, float]:
                     "(an explicit path starts with 'einsum_path')")
 
 
-class PlanCache:
-    """Plans keyed by (subscripts, shapes, path choice): repeated calls skip parsing and
-    path search. Bounded LRU; safe under threads."""
+class LRUCache:
+    """A bounded, thread-safe mapping from keys to values made on first use."""
 
     def __init__(self, size: int = 256):
         self._size = size
-        self._plans: OrderedDict = OrderedDict()
+        self._items: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, subscripts: str, shapes: list, optimize: Any):
-        strategy, path, limit = parse_optimize(optimize)
-        key = (subscripts, tuple(shapes), strategy, tuple(path), limit)
+    def get(self, key, make):
         with self._lock:
-            plan = self._plans.get(key)
-            if plan is not None:
-                self._plans.move_to_end(key)
-                return plan
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+                return value
+        value = make()
+        with self._lock:
+            self._items[key] = value
+            if len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return value
+
+
+_plans = LRUCache()
+
+
+def get_plan(subscripts: str, shapes: list, optimize: Any):
+    """The core's plan for these subscripts and shapes: repeated calls skip parsing and
+    path search."""
+    strategy, path, limit = parse_optimize(optimize)
+    key = (subscripts, tuple(shapes), strategy, tuple(path), limit)
+
+    def make():
         flat = [d for s in shapes for d in s]
-        plan = _core.plan(subscripts, [len(s) for s in shapes], flat, strategy, path, limit)
-        with self._lock:
-            self._plans[key] = plan
-            if len(self._plans) > self._size:
-                self._plans.popitem(last=False)
-        return plan
-
-
-plans = PlanCache()
+        return _core.plan(subscripts, [len(s) for s in shapes], flat, strategy, path, limit)
+    return _plans.get(key, make)
 
 
 def is_python_scalar(x: Any) -> bool:
@@ -141,14 +149,15 @@ def aligned_empty(shape: tuple, dtype: np.dtype, order: str = "C") -> np.ndarray
     count = 1
     for d in shape:
         count *= d
-    nbytes = max(count, 1) * dtype.itemsize
-    raw = np.empty(nbytes + 64, dtype=np.uint8)
-    start = (-raw.ctypes.data) % 64
-    flat = raw[start:start + nbytes].view(dtype)[:count]
-    return flat.reshape(shape, order="F" if order == "F" else "C")
+    raw = np.empty(max(count, 1) * dtype.itemsize + 64, dtype=np.uint8)
+    offset = _core.align_offset(raw, 64)
+    if order == "F":
+        return np.ndarray(shape, dtype, raw, offset, order="F")
+    return np.ndarray(shape, dtype, raw, offset)
 
 
 def usable_in_place(a: np.ndarray, dt: np.dtype) -> bool:
     """True when the core can read/write ``a`` directly as ``dt`` (no conversion copy)."""
     return (a.dtype == dt and a.dtype.isnative and a.flags.aligned
-            and all(s % a.itemsize == 0 for s in a.strides))
+            # Aligned strides are whole elements except for complex (aligned to its parts).
+            and (dt.kind != "c" or all(s % a.itemsize == 0 for s in a.strides)))
