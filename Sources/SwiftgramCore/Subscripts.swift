@@ -137,9 +137,8 @@ public func parseSubscripts(_ text: String, ndims: [Int]) throws(EinsumError) ->
             }
             seen[l] = true
         }
-        if t.ellipsisAt == nil && ellipsisDims > 0 {
-            throw .value("einsum: the inputs broadcast \(ellipsisDims) dimension(s) through '...' but the output has no '...' to hold them")
-        }
+        // An explicit output without '...' sums the broadcast dimensions away, as
+        // numpy.einsum does on its optimize path (its unoptimised path rejects it).
         output = expand(t, dims: ellipsisDims)
     } else {
         // Implicit output: broadcast dims first, then labels that appear exactly once, sorted.

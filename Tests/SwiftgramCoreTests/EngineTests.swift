@@ -18,6 +18,7 @@ final class EngineTests: XCTestCase {
         ("i,j->ij", [[3], [4]]),
         ("i,i->i", [[6], [6]]),
         ("...i,...i->...", [[2, 3, 4], [3, 4]]),
+        ("...i,...i->i", [[2, 3, 4], [3, 4]]),               // broadcast dims summed away
         ("ij,ij,ij->j", [[3, 5], [3, 5], [3, 5]]),
         ("ab,bc,cd,de->ae", [[3, 4], [4, 5], [5, 6], [6, 2]]),
         ("iij,jk->ik", [[3, 3, 4], [4, 5]]),
