@@ -123,9 +123,9 @@ extension Plan {
             let d = Dim(size: sizes[l], a: a.stride(of: l), b: b.stride(of: l), c: c.stride(of: l))
             switch (inA, inB, inC) {
             case (true, true, true): p.batch.append(d)
-            case (true, false, _): p.m.append(d)   // the plan summed away A-only labels
-            case (false, true, _): p.n.append(d)
-            case (true, true, false): p.k.append(d)
+            case (true, false, true): p.m.append(d)
+            case (false, true, true): p.n.append(d)
+            case (_, _, false): p.k.append(d)        // summed; a one-sided label has stride 0 on the other
             default: p.batch.append(d)               // output-only label: broadcast, stride 0
             }
         }

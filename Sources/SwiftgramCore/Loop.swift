@@ -47,6 +47,20 @@ struct Odometer {
     }
 }
 
+/// Merges neighbouring dims (outer first) that walk all three tensors as one: (4,10) over
+/// contiguous memory becomes one run of 40, so the inner loops get long runs.
+func coalesce(_ dims: [Dim]) -> [Dim] {
+    var out: [Dim] = []
+    for d in dims {
+        if let last = out.last, last.a == d.a * d.size, last.b == d.b * d.size, last.c == d.c * d.size {
+            out[out.count - 1] = Dim(size: last.size * d.size, a: d.a, b: d.b, c: d.c)
+        } else {
+            out.append(d)
+        }
+    }
+    return out
+}
+
 /// Loop threshold: work below this many multiply-adds stays on the calling thread.
 let parallelLoopWork = 1 << 17
 
@@ -91,6 +105,9 @@ func reduceRun<E: Element>(_ n: Int, _ qa: UnsafePointer<E>, _ sa: Int, _ qb: Un
     if let dot, sa == 1, qb == nil || sb == 1 {
         return dot(n, asAcc(qa), qb.map { asAcc($0) })
     }
+    // One side constant along the run: its value times the other side's sum.
+    if let qb, sb == 0 { return E.Acc.mul(reduceRun(n, qa, sa, nil, 0, dot: dot), qb[0].acc) }
+    if let qb, sa == 0 { return E.Acc.mul(qa[0].acc, reduceRun(n, qb, sb, nil, 0, dot: dot)) }
     var acc = E.Acc.zero
     if let qb {
         for p in 0..<n { acc = E.Acc.add(acc, E.Acc.mul(qa[p * sa].acc, qb[p * sb].acc)) }
@@ -102,8 +119,8 @@ func reduceRun<E: Element>(_ n: Int, _ qa: UnsafePointer<E>, _ sa: Int, _ qb: Un
 
 func loopKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>?, c: UnsafeMutablePointer<E>,
                             outer: [Dim], inner: [Dim], alpha: E.Acc) {
-    let outer = outer.filter { $0.size != 1 }.sorted { abs($0.c) > abs($1.c) }
-    let inner = inner.filter { $0.size != 1 }.sorted { abs($0.a) + abs($0.b) > abs($1.a) + abs($1.b) }
+    let outer = coalesce(outer.filter { $0.size != 1 }.sorted { abs($0.c) > abs($1.c) })
+    let inner = coalesce(inner.filter { $0.size != 1 }.sorted { abs($0.a) + abs($0.b) > abs($1.a) + abs($1.b) })
     let outerCount = outer.reduce(1) { $0 * $1.size }
     let innerCount = inner.reduce(1) { $0 * $1.size }
     if outerCount == 0 { return }

@@ -122,10 +122,18 @@ struct StepBuilder {
     mutating func contract(_ a: Int, _ b: Int, keep: LabelSet, final: Bool) -> Int {
         var a = a, b = b
         let la = LabelSet(slotLabels[a]), lb = LabelSet(slotLabels[b])
-        // Labels only one side has and nobody needs afterwards are summed first (cheaper
-        // than carrying them through the contraction as a zero-stride K index).
-        if !(la - lb - keep).isEmpty { a = reduce(a, keep: keep | lb, final: false) }
-        if !(lb - la - keep).isEmpty { b = reduce(b, keep: keep | la, final: false) }
+        // Labels only one side has and nobody needs afterwards are summed first when that
+        // saves work: reading the operand once beats carrying them through the contraction
+        // as zero-stride K indices (e.g. 'ij,k->'), but not when the rest is no smaller
+        // (e.g. 'ji,i->', best done as one strided sum).
+        func worthReducing(_ own: LabelSet, _ other: LabelSet) -> Bool {
+            let summed = own - other - keep
+            if summed.isEmpty { return false }
+            let all = elementCount(la | lb, sizes)
+            return elementCount(own, sizes) + elementCount((la | lb) - summed, sizes) < all
+        }
+        if worthReducing(la, lb) { a = reduce(a, keep: keep | lb, final: false) }
+        if worthReducing(lb, la) { b = reduce(b, keep: keep | la, final: false) }
         let A = slotLabels[a], B = slotLabels[b]
         let labels: [Int]
         if final {
