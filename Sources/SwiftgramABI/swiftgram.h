@@ -35,6 +35,12 @@ int32_t sg_plan_create(const char *subscripts, int64_t nops, const int64_t *ndim
                        char *err, int64_t errlen);
 void sg_plan_destroy(void *plan);
 
+/* Parses `subscripts` for operands of the given ranks (no shapes needed): writes every
+ * operand axis' label (flattened, sum of ndims entries) into in_labels, the output's into
+ * out_labels (cap 128), its rank into *out_ndim. Labels: 0-51 letters, 52+ broadcast dims. */
+int32_t sg_parse(const char *subscripts, int64_t nops, const int64_t *ndims, int64_t *in_labels,
+                 int64_t *out_labels, int64_t *out_ndim, char *err, int64_t errlen);
+
 /* Number of operands, and the rank of operand k, the plan was made for. */
 int64_t sg_plan_nops(const void *plan);
 int64_t sg_plan_operand_ndim(const void *plan, int64_t k);

@@ -5,6 +5,7 @@
     G = swiftgram.gram(F1, F2)        # same, the scale fused into the kernel
 """
 import os as _os
+import sys as _sys
 
 from . import _core
 from ._einsum import einsum, einsum_path, gram
@@ -28,6 +29,18 @@ def isa() -> str:
     (forced with the environment variable SWIFTGRAM_ISA)."""
     return _core.isa()
 
+
+def __getattr__(name):
+    # swiftgram.keras imports Keras (and a backend): load it only when asked for.
+    if name == "keras":
+        import importlib
+        return importlib.import_module(".keras", __name__)
+    raise AttributeError(f"module 'swiftgram' has no attribute {name!r}")
+
+
+if "keras" in _sys.modules:
+    # Keras is in use: register the layers now, so keras.models.load_model finds them.
+    from . import keras  # noqa: E402,F401
 
 if _os.environ.get("SWIFTGRAM_NUM_THREADS", "").strip():
     try:

@@ -75,6 +75,38 @@ static PyObject *py_plan(PyObject *self, PyObject *args) {
     return cap;
 }
 
+/* parse(subscripts, ndims) -> (labels of every operand's axes, output labels) */
+static PyObject *py_parse(PyObject *self, PyObject *args) {
+    const char *subscripts;
+    PyObject *ndims_o;
+    if (!PyArg_ParseTuple(args, "sO", &subscripts, &ndims_o)) return NULL;
+    Py_ssize_t nops;
+    int64_t *ndims = int64_array(ndims_o, &nops, "ndims must be a sequence");
+    if (!ndims) return NULL;
+    Py_ssize_t total = 0;
+    for (Py_ssize_t i = 0; i < nops; i++) total += ndims[i] > 0 && ndims[i] <= 64 ? ndims[i] : 0;
+    int64_t *labels = PyMem_Malloc(sizeof(int64_t) * (total + 1)), out[128], out_ndim = 0;
+    char err[ERRLEN] = {0};
+    PyObject *result = NULL;
+    if (!labels) { PyMem_Free(ndims); return PyErr_NoMemory(); }
+    int32_t rc = sg_parse(subscripts, nops, ndims, labels, out, &out_ndim, err, ERRLEN);
+    if (rc != SG_OK) { raise_sg(rc, err); goto done; }
+    PyObject *ins = PyList_New(nops), *outs = PyList_New(out_ndim);
+    if (!ins || !outs) { Py_XDECREF(ins); Py_XDECREF(outs); goto done; }
+    for (Py_ssize_t k = 0, at = 0; k < nops; k++) {
+        PyObject *l = PyList_New(ndims[k]);
+        if (!l) { Py_DECREF(ins); Py_DECREF(outs); goto done; }
+        for (int64_t d = 0; d < ndims[k]; d++) PyList_SET_ITEM(l, d, PyLong_FromLongLong(labels[at++]));
+        PyList_SET_ITEM(ins, k, l);
+    }
+    for (int64_t d = 0; d < out_ndim; d++) PyList_SET_ITEM(outs, d, PyLong_FromLongLong(out[d]));
+    result = Py_BuildValue("(NN)", ins, outs);
+done:
+    PyMem_Free(ndims);
+    PyMem_Free(labels);
+    return result;
+}
+
 /* plan_info(plan) -> (output_shape, is_view) */
 static PyObject *py_plan_info(PyObject *self, PyObject *arg) {
     void *plan = get_plan(arg);
@@ -274,6 +306,7 @@ static PyObject *py_isa(PyObject *self, PyObject *unused) {
 
 static PyMethodDef methods[] = {
     {"plan", py_plan, METH_VARARGS, "plan(subscripts, ndims, shapes, strategy, path, memory_limit) -> plan"},
+    {"parse", py_parse, METH_VARARGS, "parse(subscripts, ndims) -> (input labels, output labels)"},
     {"plan_info", py_plan_info, METH_O, "plan_info(plan) -> (output_shape, is_view)"},
     {"view_strides", py_view_strides, METH_VARARGS, "view_strides(plan, strides) -> output strides (elements)"},
     {"plan_path", py_plan_path, METH_O, "plan_path(plan) -> list of tuples"},

@@ -1,0 +1,332 @@
+"""swiftgram for Keras 3: differentiable einsum / Gram ops and serialisable layers.
+
+    import keras, swiftgram.keras as sgk
+    G = keras.layers.Lambda(lambda t: sgk.gram(t[0], t[1]))([F1, F2])     # in a Lambda
+    G = sgk.Gram()([F1, F2])                                              # as a layer
+
+The ops run the swiftgram core on the host (TensorFlow: ``tf.numpy_function`` under
+``tf.custom_gradient``; JAX: ``jax.pure_callback`` under ``jax.custom_vjp``; torch:
+``torch.library.custom_op`` with a registered autograd formula). Gradients are einsums
+themselves, built by one rule for any subscripts (labels summed in one operand,
+repeated labels, '...' and size-1 broadcasting), and use the same differentiable op, so
+second-order gradients work too.
+
+Inputs that are views of framework memory are only read; results are 64-byte aligned
+NumPy arrays, which TensorFlow adopts without copying. On TensorFlow the ops cannot be
+compiled by XLA: the layers say so (``supports_jit = False``) and Keras then trains
+without XLA; ``jit_compile=True`` is downgraded with Keras' warning "Model doesn't support
+jit_compile=True". A ``Lambda`` layer cannot declare this, so with a GPU present compile
+such models with ``jit_compile=False``. On JAX the callback works under ``jax.jit``.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import keras
+import numpy as np
+from keras import ops
+
+from . import _core
+from ._einsum import _contract
+from ._front import LETTERS
+
+__all__ = ["einsum", "gram", "Gram", "Einsum"]
+
+
+# --- label algebra: shapes and gradients as einsums (framework independent) -----------
+
+def _labels(subscripts: str, ranks: Sequence[int]) -> tuple[list[list[int]], list[int]]:
+    return _core.parse(subscripts, list(ranks))
+
+
+def _spec(inputs: Sequence[Sequence[int]], output: Sequence[int]) -> str:
+    """Subscripts text for label lists, renumbering labels densely onto letters."""
+    names: dict = {}
+    for lab in [l for term in inputs for l in term] + list(output):
+        if lab not in names:
+            if len(names) == len(LETTERS):
+                raise ValueError("swiftgram.keras: the gradient needs more than 52 distinct labels")
+            names[lab] = LETTERS[len(names)]
+    return ",".join("".join(names[l] for l in t) for t in inputs) + "->" + "".join(names[l] for l in output)
+
+
+def _static_sizes(inputs, shapes) -> dict:
+    """Label -> static size: a known size other than 1 wins, then unknown (None), then 1
+    (a size-1 axis broadcasts against anything)."""
+    def weight(d):
+        return 0 if d == 1 else 1 if d is None else 2
+    sizes: dict = {}
+    for labels, shape in zip(inputs, shapes):
+        for lab, d in zip(labels, shape):
+            if lab not in sizes or weight(d) > weight(sizes[lab]):
+                sizes[lab] = d
+    return sizes
+
+
+def _output_shape(subscripts: str, shapes) -> tuple:
+    inputs, output = _labels(subscripts, [len(s) for s in shapes])
+    sizes = _static_sizes(inputs, shapes)
+    return tuple(sizes.get(l) for l in output)
+
+
+def _gradient(subscripts: str, alpha: float, xs: list, dy: Any, k: int, shapes, einsum_op) -> Any:
+    """d(output)/d(operand k), contracted with dy, as one einsum of dy, the other operands
+    and constants: a ones vector brings back a label summed only in operand k, an identity
+    matrix puts a repeated label's gradient on the diagonal, and a size-1 axis of operand
+    k that broadcast against a larger one sums that label away."""
+    inputs, output = _labels(subscripts, [len(s) for s in shapes])
+    sizes = _static_sizes(inputs, shapes)
+    fresh = iter(range(1000, 2000))
+    terms = [list(output)] + [list(inputs[j]) for j in range(len(xs)) if j != k]
+    operands = [dy] + [xs[j] for j in range(len(xs)) if j != k]
+    # Labels the other operands carry at full size (a size-1 axis there only broadcasts).
+    other_shapes = [tuple(shapes[j]) for j in range(len(xs)) if j != k]
+    available = {l for l, d in zip(output, _output_shape(subscripts, shapes)) if d != 1}
+    for t, shape in zip(terms[1:], other_shapes):
+        available |= {l for l, d in zip(t, shape) if d != 1}
+    out_labels, seen = [], set()
+    for axis, lab in enumerate(inputs[k]):
+        dim = shapes[k][axis]
+        if dim == 1 and sizes.get(lab) != 1:
+            # Broadcast axis: sum the label, emit a size-1 axis.
+            f = next(fresh)
+            terms.append([f])
+            operands.append(ops.ones((1,), dtype=dy.dtype))
+            out_labels.append(f)
+        elif lab in seen:
+            # Repeated label: the gradient lies on the diagonal.
+            f = next(fresh)
+            terms.append([lab, f])
+            operands.append(ops.eye(_dim(xs[k], axis), dtype=dy.dtype))
+            out_labels.append(f)
+        else:
+            seen.add(lab)
+            if lab not in available and dim != 1:
+                # Summed only in operand k (or only broadcast elsewhere): every element
+                # gets the same gradient.
+                terms.append([lab])
+                operands.append(ops.ones((_dim(xs[k], axis),), dtype=dy.dtype))
+                available.add(lab)
+            out_labels.append(lab)
+    return einsum_op(_spec(terms, out_labels), operands, alpha)
+
+
+def _dim(x: Any, axis: int):
+    d = x.shape[axis]
+    return d if d is not None else ops.shape(x)[axis]
+
+
+def _forward_np(subscripts: str, alpha: float, *arrays: np.ndarray) -> np.ndarray:
+    # Framework memory is only read (allow_view=False: the result never aliases an input).
+    return np.asarray(_contract(subscripts, list(arrays), None, None, "C", "safe", False,
+                                alpha=alpha, allow_view=False))
+
+
+# --- one differentiable op per backend ---------------------------------------------------
+
+def _tf_op(subscripts: str, xs: list, alpha: float):
+    import tensorflow as tf
+
+    shapes = [tuple(x.shape) for x in xs]
+    out_shape = _output_shape(subscripts, shapes)
+
+    @tf.custom_gradient
+    def op(*xs):
+        y = tf.numpy_function(lambda *a: _forward_np(subscripts, alpha, *a), list(xs), Tout=xs[0].dtype,
+                              stateful=False, name="swiftgram_einsum")
+        y.set_shape(out_shape)
+
+        def grad(dy):
+            return [_gradient(subscripts, alpha, list(xs), dy, k, shapes, _tf_op) for k in range(len(xs))]
+        return y, grad
+    return op(*xs)
+
+
+_jax_ops: dict = {}
+
+
+def _jax_op(subscripts: str, xs: list, alpha: float):
+    import jax
+
+    key = (subscripts, alpha)
+    if key not in _jax_ops:
+        def forward(xs):
+            shape = _output_shape(subscripts, [x.shape for x in xs])
+            result = jax.ShapeDtypeStruct(shape, xs[0].dtype)
+            return jax.pure_callback(lambda *a: _forward_np(subscripts, alpha, *a), result, *xs,
+                                     vmap_method="sequential")
+
+        op = jax.custom_vjp(forward)
+
+        def fwd(xs):
+            return forward(xs), xs
+
+        def bwd(xs, dy):
+            shapes = [x.shape for x in xs]
+            return (tuple(_gradient(subscripts, alpha, list(xs), dy, k, shapes, _jax_op) for k in range(len(xs))),)
+        op.defvjp(fwd, bwd)
+        _jax_ops[key] = op
+    return _jax_ops[key](tuple(xs))
+
+
+_torch_op = None
+
+
+def _torch_einsum(subscripts: str, xs: list, alpha: float):
+    global _torch_op
+    import torch
+
+    if _torch_op is None:
+        @torch.library.custom_op("swiftgram::einsum", mutates_args=(),
+                                 schema="(str subscripts, float alpha, Tensor[] xs) -> Tensor")
+        def op(subscripts, alpha, xs):
+            arrays = [x.detach().cpu().numpy() for x in xs]
+            return torch.from_numpy(_forward_np(subscripts, alpha, *arrays)).to(xs[0].device)
+
+        @op.register_fake
+        def _(subscripts, alpha, xs):
+            return xs[0].new_empty(_output_shape(subscripts, [tuple(x.shape) for x in xs]))
+
+        def setup_context(ctx, inputs, output):
+            ctx.subscripts, ctx.alpha, xs = inputs
+            ctx.save_for_backward(*xs)
+
+        def backward(ctx, dy):
+            xs = list(ctx.saved_tensors)
+            shapes = [tuple(x.shape) for x in xs]
+            grads = [_gradient(ctx.subscripts, ctx.alpha, xs, dy, k, shapes, _torch_einsum) for k in range(len(xs))]
+            return None, None, grads
+        op.register_autograd(backward, setup_context=setup_context)
+        _torch_op = op
+    return _torch_op(subscripts, float(alpha), list(xs))
+
+
+def _backend_op():
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        return _tf_op
+    if backend == "jax":
+        return _jax_op
+    if backend == "torch":
+        return _torch_einsum
+    raise NotImplementedError(f"swiftgram.keras supports the tensorflow, jax and torch backends, not {backend!r}")
+
+
+# --- public functions --------------------------------------------------------------------
+
+def einsum(subscripts: str, *tensors: Any, alpha: float = 1.0) -> Any:
+    """``keras.ops.einsum`` computed by swiftgram, differentiable for every input.
+
+    Works on Keras tensors in a ``Lambda`` or a custom layer, in eager mode, in
+    ``tf.function`` graphs and in ``model.fit``; static shapes are kept (unknown dims such
+    as a dynamic batch stay None). ``alpha`` scales the result inside the kernel.
+    Inputs are brought to one dtype; bfloat16 is computed in float32 and cast back.
+    """
+    xs = [ops.convert_to_tensor(t) for t in tensors]
+    dtype = keras.backend.result_type(*[x.dtype for x in xs])
+    compute = "float32" if dtype == "bfloat16" else dtype
+    xs = [ops.cast(x, compute) if x.dtype != compute else x for x in xs]
+    y = _backend_op()(subscripts, xs, float(alpha))
+    return ops.cast(y, dtype) if compute != dtype else y
+
+
+def gram(f1: Any, f2: Any = None, normalize: bool = True) -> Any:
+    """The Gram / bilinear-pooling matrix ``G[k,i,j] = sum_{s,t} f1[k,s,t,i] f2[k,s,t,j]``
+    of feature maps (batch, *spatial, channels), divided by the number of spatial positions
+    when ``normalize``. ``f2=None`` means ``f1``."""
+    f1 = ops.convert_to_tensor(f1)
+    f2 = f1 if f2 is None else ops.convert_to_tensor(f2)
+    rank = len(f1.shape)
+    if rank < 2 or len(f2.shape) != rank:
+        raise ValueError(f"gram: f1 {tuple(f1.shape)} and f2 {tuple(f2.shape)} must both have shape "
+                         "(batch, *spatial, channels)")
+    spatial = "".join("hwdefgpqrstuvxyz"[i] for i in range(rank - 2))
+    subscripts = f"a{spatial}m,a{spatial}n->amn"
+    dims = list(f1.shape[1:-1])
+    if not normalize:
+        return einsum(subscripts, f1, f2)
+    if all(d is not None for d in dims):
+        positions = int(np.prod(dims, dtype=np.int64))
+        return einsum(subscripts, f1, f2, alpha=1.0 / positions if positions else 1.0)
+    g = einsum(subscripts, f1, f2)
+    positions = ops.prod(ops.cast(ops.shape(f1)[1:-1], g.dtype))
+    return g / positions
+
+
+# --- layers ------------------------------------------------------------------------------
+
+@keras.saving.register_keras_serializable(package="swiftgram")
+class Einsum(keras.layers.Layer):
+    """``einsum(subscripts, *inputs)`` as a layer: call it on one tensor or a list."""
+
+    def __init__(self, subscripts: str, **kwargs):
+        super().__init__(**kwargs)
+        self.subscripts = subscripts
+        # The op is a host callback: TensorFlow's XLA cannot compile it, JAX's jit can.
+        self.supports_jit = keras.backend.backend() != "tensorflow"
+
+    def call(self, inputs):
+        inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        return einsum(self.subscripts, *inputs)
+
+    def compute_output_shape(self, input_shape):
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+        return _output_shape(self.subscripts, [tuple(s) for s in shapes])
+
+    def get_config(self):
+        return {**super().get_config(), "subscripts": self.subscripts}
+
+
+@keras.saving.register_keras_serializable(package="swiftgram")
+class Gram(keras.layers.Layer):
+    """Gram / bilinear pooling of feature maps: ``Gram()(F)`` or ``Gram()([F1, F2])``.
+
+    Options used by bilinear CNNs: ``flatten`` ('upper': the upper triangle incl. the
+    diagonal of a square Gram, 'full': all entries, None: keep (batch, m, n)),
+    ``signed_sqrt`` (sign(x) * sqrt(|x|)) and ``l2_normalize`` (of each flattened sample).
+    """
+
+    def __init__(self, normalize: bool = True, flatten: str | None = None, signed_sqrt: bool = False,
+                 l2_normalize: bool = False, epsilon: float = 1e-12, **kwargs):
+        super().__init__(**kwargs)
+        if flatten not in (None, "upper", "full"):
+            raise ValueError(f"Gram: flatten must be None, 'upper' or 'full', got {flatten!r}")
+        self.normalize, self.flatten = normalize, flatten
+        self.signed_sqrt, self.l2_normalize, self.epsilon = signed_sqrt, l2_normalize, epsilon
+        self.supports_jit = keras.backend.backend() != "tensorflow"
+
+    def _channels(self, input_shape):
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape, input_shape]
+        return shapes[0][-1], shapes[-1][-1]
+
+    def call(self, inputs):
+        f1, f2 = (inputs[0], inputs[1]) if isinstance(inputs, (list, tuple)) else (inputs, None)
+        g = gram(f1, f2, normalize=self.normalize)
+        m, n = g.shape[-2], g.shape[-1]
+        if self.flatten == "upper":
+            if m != n or m is None:
+                raise ValueError(f"Gram: flatten='upper' needs a square Gram with known size, got ({m}, {n})")
+            rows, cols = np.triu_indices(m)
+            g = ops.take(ops.reshape(g, (-1, m * n)), rows * n + cols, axis=1)
+        elif self.flatten == "full":
+            g = ops.reshape(g, (-1, m * n))
+        if self.signed_sqrt:
+            g = ops.sign(g) * ops.sqrt(ops.abs(g) + self.epsilon)
+        if self.l2_normalize:
+            axes = tuple(range(1, len(g.shape)))
+            g = g / ops.sqrt(ops.sum(g * g, axis=axes, keepdims=True) + self.epsilon)
+        return g
+
+    def compute_output_shape(self, input_shape):
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+        batch = shapes[0][0]
+        m, n = self._channels(input_shape)
+        if self.flatten == "upper":
+            return (batch, m * (m + 1) // 2)
+        if self.flatten == "full":
+            return (batch, m * n)
+        return (batch, m, n)
+
+    def get_config(self):
+        return {**super().get_config(), "normalize": self.normalize, "flatten": self.flatten,
+                "signed_sqrt": self.signed_sqrt, "l2_normalize": self.l2_normalize, "epsilon": self.epsilon}
