@@ -159,7 +159,9 @@ def _jax_op(subscripts: str, xs: list, alpha: float):
         op = jax.custom_vjp(forward)
 
         def fwd(xs):
-            return forward(xs), xs
+            # Through the custom op itself, so differentiating the backward pass (second
+            # order) never reaches the callback's missing JVP rule.
+            return op(xs), xs
 
         def bwd(xs, dy):
             shapes = [x.shape for x in xs]
@@ -223,9 +225,11 @@ def einsum(subscripts: str, *tensors: Any, alpha: float = 1.0) -> Any:
     Inputs are brought to one dtype; bfloat16 is computed in float32 and cast back.
     """
     xs = [ops.convert_to_tensor(t) for t in tensors]
-    dtype = keras.backend.result_type(*[x.dtype for x in xs])
+    dtypes = [keras.backend.standardize_dtype(x.dtype) for x in xs]
+    # (keras.backend.result_type folds float64 into floatx on some backends.)
+    dtype = dtypes[0] if len(set(dtypes)) == 1 else keras.backend.result_type(*dtypes)
     compute = "float32" if dtype == "bfloat16" else dtype
-    xs = [ops.cast(x, compute) if x.dtype != compute else x for x in xs]
+    xs = [ops.cast(x, compute) if d != compute else x for x, d in zip(xs, dtypes)]
     y = _backend_op()(subscripts, xs, float(alpha))
     return ops.cast(y, dtype) if compute != dtype else y
 

@@ -1,0 +1,232 @@
+"""Keras checks that run under any backend (KERAS_BACKEND is chosen before import).
+
+test_keras.py runs them in-process for TensorFlow and in a subprocess per other backend:
+    KERAS_BACKEND=jax python Tests/python/keras_checks.py
+Each check compares swiftgram.keras against keras.ops.einsum (the backend's own einsum)
+or against NumPy; the script exits non-zero on the first failure.
+"""
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+import keras
+from keras import ops
+
+import swiftgram.keras as sgk
+
+RNG = np.random.default_rng(7)
+
+# (subscripts, operand shapes): summed-away labels, repeated labels, '...', size-1
+# broadcasting, three operands, the motivating Gram.
+GRAD_SPECS = [
+    ("ij,jk->ik", [(3, 4), (4, 5)]),
+    ("ij->i", [(3, 4)]),
+    ("ij->", [(3, 4)]),
+    ("ii->i", [(3, 3)]),
+    ("ii", [(3, 3)]),
+    ("iij->j", [(3, 3, 2)]),
+    ("ij,ij->ij", [(3, 4), (3, 4)]),
+    ("i,j->ij", [(3,), (4,)]),
+    ("...i,...i->...", [(2, 3, 4), (3, 4)]),
+    ("...i,...i->...i", [(1, 3, 4), (2, 3, 4)]),
+    ("ij,jk", [(3, 1), (1, 5)]),
+    ("bij,bjk,bkl->bil", [(2, 3, 4), (2, 4, 5), (2, 5, 2)]),
+    ("ahwm,ahwn->amn", [(2, 3, 4, 5), (2, 3, 4, 6)]),
+    ("acbd,dcfe->abef", [(2, 3, 2, 4), (4, 3, 2, 3)]),
+]
+
+
+def backend():
+    return keras.backend.backend()
+
+
+def value_and_grads(fn, xs):
+    """(value, gradients of sum(fn(*xs)**2) w.r.t. every x) on the current backend."""
+    b = backend()
+    if b == "tensorflow":
+        import tensorflow as tf
+        ts = [tf.Variable(x) for x in xs]
+        with tf.GradientTape() as tape:
+            y = fn(*ts)
+            loss = tf.reduce_sum(y * y)
+        return np.asarray(y), [np.asarray(g) for g in tape.gradient(loss, ts)]
+    if b == "jax":
+        import jax
+        import jax.numpy as jnp
+        y = fn(*xs)
+        grads = jax.grad(lambda *t: jnp.sum(fn(*t) ** 2), argnums=tuple(range(len(xs))))(*xs)
+        return np.asarray(y), [np.asarray(g) for g in grads]
+    import torch
+    ts = [torch.tensor(x, requires_grad=True) for x in xs]
+    y = fn(*ts)
+    grads = torch.autograd.grad((y * y).sum(), ts)
+    return y.detach().numpy(), [g.numpy() for g in grads]
+
+
+def check_forward_and_gradients():
+    for spec, shapes in GRAD_SPECS:
+        if backend() == "tensorflow" and "..." in spec and "->" not in spec:
+            continue  # tf.einsum cannot place implicit broadcast dims
+        xs = [RNG.standard_normal(s).astype("float32") for s in shapes]
+        y, g = value_and_grads(lambda *t, spec=spec: sgk.einsum(spec, *t), xs)
+        y_ref, g_ref = value_and_grads(lambda *t, spec=spec: ops.einsum(spec, *t), xs)
+        np.testing.assert_allclose(y, y_ref, rtol=1e-4, atol=1e-5, err_msg=spec)
+        for k, (a, b) in enumerate(zip(g, g_ref)):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4, err_msg=f"{spec} gradient of operand {k}")
+
+
+def check_second_order():
+    """d/dx of (d/dx sum(einsum(x, w)**2)) . v against the backend's own einsum."""
+    x = RNG.standard_normal((3, 4)).astype("float32")
+    w = RNG.standard_normal((4, 5)).astype("float32")
+    b = backend()
+
+    def hvp(einsum):
+        if b == "tensorflow":
+            import tensorflow as tf
+            t = tf.Variable(x)
+            with tf.GradientTape() as outer:
+                with tf.GradientTape() as inner:
+                    loss = tf.reduce_sum(einsum("ij,jk->ik", t, w) ** 2)
+                g = inner.gradient(loss, t)
+                s = tf.reduce_sum(g * g)
+            return np.asarray(outer.gradient(s, t))
+        if b == "jax":
+            import jax
+            import jax.numpy as jnp
+            g = jax.grad(lambda t: jnp.sum(einsum("ij,jk->ik", t, w) ** 2))
+            return np.asarray(jax.grad(lambda t: jnp.sum(g(t) ** 2))(x))
+        import torch
+        t = torch.tensor(x, requires_grad=True)
+        loss = (einsum("ij,jk->ik", t, torch.tensor(w)) ** 2).sum()
+        (g,) = torch.autograd.grad(loss, t, create_graph=True)
+        (h,) = torch.autograd.grad((g * g).sum(), t)
+        return h.numpy()
+
+    np.testing.assert_allclose(hvp(sgk.einsum), hvp(ops.einsum), rtol=1e-3, atol=1e-3)
+
+
+def gram_model(use_layer, einsum=None, h=4, w=5, c=6):
+    """A small style-transfer-like model: conv features -> Gram -> dense."""
+    keras.utils.set_random_seed(3)
+    x = keras.Input((h, w, 3))
+    f = keras.layers.Conv2D(c, 3, padding="same", activation="relu")(x)
+    if use_layer:
+        g = sgk.Gram(flatten="upper", signed_sqrt=True, l2_normalize=True)(f)
+    else:
+        einsum = einsum or sgk.einsum
+        g = keras.layers.Lambda(lambda t: einsum("ahwm,ahwn->amn", t, t) / (h * w))(f)
+        g = keras.layers.Flatten()(g)
+    y = keras.layers.Dense(2)(g)
+    model = keras.Model(x, y)
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
+    return model
+
+
+def check_lambda_training_matches_backend_einsum():
+    data = RNG.standard_normal((16, 4, 5, 3)).astype("float32")
+    target = RNG.standard_normal((16, 2)).astype("float32")
+    ours = gram_model(False).fit(data, target, epochs=4, batch_size=8, verbose=0, shuffle=False)
+    ref = gram_model(False, einsum=ops.einsum).fit(data, target, epochs=4, batch_size=8, verbose=0, shuffle=False)
+    np.testing.assert_allclose(ours.history["loss"], ref.history["loss"], rtol=1e-4)
+    assert ours.history["loss"][-1] < ours.history["loss"][0]
+
+
+def check_layers_save_reload_and_keep_training():
+    data = RNG.standard_normal((16, 4, 5, 3)).astype("float32")
+    target = RNG.standard_normal((16, 2)).astype("float32")
+    model = gram_model(True)
+    model.fit(data, target, epochs=2, batch_size=8, verbose=0)
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "gram.keras")
+        model.save(path)
+        loaded = keras.models.load_model(path)
+    np.testing.assert_allclose(loaded.predict(data, verbose=0), model.predict(data, verbose=0), rtol=1e-5, atol=1e-6)
+    history = loaded.fit(data, target, epochs=3, batch_size=8, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    # Einsum layer: config round trip.
+    layer = sgk.Einsum("bij,bjk->bik")
+    clone = sgk.Einsum.from_config(layer.get_config())
+    a = RNG.standard_normal((2, 3, 4)).astype("float32")
+    b = RNG.standard_normal((2, 4, 5)).astype("float32")
+    np.testing.assert_allclose(np.asarray(clone([a, b])), a @ b, rtol=1e-5, atol=1e-5)
+
+
+def check_gram_layer_options():
+    f = RNG.standard_normal((2, 3, 4, 5)).astype("float32")
+    g = np.einsum("ahwm,ahwn->amn", f, f) / 12
+    np.testing.assert_allclose(np.asarray(sgk.Gram()(f)), g, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(sgk.Gram(normalize=False)(f)), g * 12, rtol=1e-5, atol=1e-5)
+    rows, cols = np.triu_indices(5)
+    np.testing.assert_allclose(np.asarray(sgk.Gram(flatten="upper")(f)), g[:, rows, cols], rtol=1e-5, atol=1e-6)
+    s = np.sign(g) * np.sqrt(np.abs(g) + 1e-12)
+    s = s.reshape(2, -1) / np.sqrt((s.reshape(2, -1) ** 2).sum(1, keepdims=True) + 1e-12)
+    np.testing.assert_allclose(np.asarray(sgk.Gram(flatten="full", signed_sqrt=True, l2_normalize=True)(f)), s,
+                               rtol=1e-4, atol=1e-5)
+    f2 = RNG.standard_normal((2, 3, 4, 7)).astype("float32")
+    np.testing.assert_allclose(np.asarray(sgk.Gram()([f, f2])), np.einsum("ahwm,ahwn->amn", f, f2) / 12,
+                               rtol=1e-5, atol=1e-6)
+
+
+def check_dynamic_batch_and_static_shapes():
+    x = keras.Input((4, 5, 6))
+    g = sgk.Gram()(x)
+    assert tuple(g.shape) == (None, 6, 6), g.shape
+    lam = keras.layers.Lambda(lambda t: sgk.gram(t))(x)
+    assert tuple(lam.shape) == (None, 6, 6), lam.shape
+    model = keras.Model(x, g)
+    for batch in (1, 3):
+        f = RNG.standard_normal((batch, 4, 5, 6)).astype("float32")
+        np.testing.assert_allclose(model.predict(f, verbose=0), np.einsum("ahwm,ahwn->amn", f, f) / 20,
+                                   rtol=1e-5, atol=1e-6)
+
+
+def check_mixed_precision():
+    f = RNG.standard_normal((2, 4, 5, 6)).astype("float32")
+    ref = np.einsum("ahwm,ahwn->amn", f, f) / 20
+    for policy in ("mixed_float16", "mixed_bfloat16"):
+        keras.mixed_precision.set_global_policy(policy)
+        try:
+            layer = sgk.Gram()
+            out = layer(f)
+            assert keras.backend.standardize_dtype(out.dtype) == policy.split("_")[1], (policy, out.dtype)
+            np.testing.assert_allclose(np.asarray(ops.cast(out, "float32")), ref, rtol=2e-2, atol=2e-2)
+            model = gram_model(True)
+            history = model.fit(RNG.standard_normal((8, 4, 5, 3)).astype("float32"),
+                                RNG.standard_normal((8, 2)).astype("float32"), epochs=2, verbose=0)
+            assert np.all(np.isfinite(history.history["loss"])), policy
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+
+
+def check_float64():
+    if backend() == "jax":
+        import jax
+        if not jax.config.jax_enable_x64:
+            raise RuntimeError("run the JAX checks with JAX_ENABLE_X64=1 so float64 exists")
+    a = RNG.standard_normal((3, 4))
+    b = RNG.standard_normal((4, 5))
+    y = sgk.einsum("ij,jk->ik", ops.convert_to_tensor(a, "float64"), ops.convert_to_tensor(b, "float64"))
+    assert keras.backend.standardize_dtype(y.dtype) == "float64", y.dtype
+    np.testing.assert_allclose(np.asarray(y), a @ b, rtol=1e-12)
+
+
+def check_layers_declare_jit_support():
+    expected = backend() != "tensorflow"
+    assert sgk.Gram().supports_jit is expected
+    assert sgk.Einsum("ij->ji").supports_jit is expected
+
+
+CHECKS = [check_forward_and_gradients, check_second_order, check_lambda_training_matches_backend_einsum,
+          check_layers_save_reload_and_keep_training, check_gram_layer_options,
+          check_dynamic_batch_and_static_shapes, check_mixed_precision, check_float64,
+          check_layers_declare_jit_support]
+
+
+if __name__ == "__main__":
+    for check in CHECKS:
+        check()
+        print(f"{backend()}: {check.__name__} ok", flush=True)
+    sys.exit(0)
