@@ -106,6 +106,7 @@ extension Plan {
                 let inner = a.labels.filter { !target.labels.contains($0) }.map { l in
                     Dim(size: sizes[l], a: a.stride(of: l), b: 0, c: 0)
                 }
+                // (The inner set is at most the operand's own element count, which fits.)
                 loopKernel(a: a.base, b: nil, c: target.base, outer: outer, inner: inner, alpha: scale)
             case .contract:
                 guard let b = slots[step.inputs[1]] else { throw .value("einsum: internal plan error (slot \(step.inputs[1]))") }
@@ -129,22 +130,24 @@ extension Plan {
             default: p.batch.append(d)               // output-only label: broadcast, stride 0
             }
         }
-        let M = p.m.reduce(1) { $0 * $1.size }, N = p.n.reduce(1) { $0 * $1.size }
-        let K = p.k.reduce(1) { $0 * $1.size }
-        let work = M.multipliedReportingOverflow(by: N).partialValue.multipliedReportingOverflow(by: K).partialValue
+        let M = p.m.reduce(1) { $0 * $1.size }, N = p.n.reduce(1) { $0 * $1.size }  // both <= output size
+        guard let K = checkedProduct(p.k.map(\.size)), let work = checkedProduct([M, N, K]) else {
+            throw .value("einsum: a contraction step sums over more terms than can be counted (sizes \(p.k.map(\.size)))")
+        }
         if min(M, N) >= gemmMinMN && K >= gemmMinK && work >= gemmMinWork {
             // The kernel stores N with vector stores: give N the side contiguous in C.
             let cm = p.m.map { abs($0.c) }.min() ?? 0, cn = p.n.map { abs($0.c) }.min() ?? 0
+            let done: Bool
             if cm < cn {
                 let swapped = GemmProblem(batch: p.batch.map(swapAB), m: p.n.map(swapAB), n: p.m.map(swapAB),
                                           k: p.k.map(swapAB))
-                try gemmKernel(a: b.base, b: a.base, c: c.base, problem: swapped, alpha: alpha)
+                done = try gemmKernel(a: b.base, b: a.base, c: c.base, problem: swapped, alpha: alpha)
             } else {
-                try gemmKernel(a: a.base, b: b.base, c: c.base, problem: p, alpha: alpha)
+                done = try gemmKernel(a: a.base, b: b.base, c: c.base, problem: p, alpha: alpha)
             }
-        } else {
-            loopKernel(a: a.base, b: b.base, c: c.base, outer: p.batch + p.m + p.n, inner: p.k, alpha: alpha)
+            if done { return }
         }
+        loopKernel(a: a.base, b: b.base, c: c.base, outer: p.batch + p.m + p.n, inner: p.k, alpha: alpha)
     }
 }
 

@@ -30,36 +30,52 @@ func balancedBlock(_ total: Int, limit: Int, unit: Int = 1) -> Int {
     return min(max(unit, (size + unit - 1) / unit * unit), max(limit, unit))
 }
 
-/// Offsets of every flattened index of `dims` (last dim fastest) along one tensor's strides.
-func offsetTable(_ dims: [Dim], _ stride: (Dim) -> Int) -> [Int] {
-    var table = [0]
-    for d in dims {
-        let s = stride(d)
-        var next = [Int]()
-        next.reserveCapacity(table.count * d.size)
-        for base in table { for i in 0..<d.size { next.append(base + i * s) } }
-        table = next
-    }
-    return table
-}
-
-/// Uniform stride of a table (nil if its offsets are not an arithmetic progression).
-func uniformStride(_ t: [Int]) -> Int? {
-    guard t.count > 1 else { return 0 }
-    let s = t[1] - t[0]
-    for i in 1..<t.count where t[i] - t[i - 1] != s { return nil }
-    return s
-}
-
-/// How a packing routine walks one index set: through its offset table, or, when the
-/// table is an arithmetic progression, by a plain stride (which lets the compiler turn
-/// contiguous copies into vector moves).
-struct PackAxis {
-    let table: [Int]
+/// Offsets of a flattened index set (last dim fastest) along one tensor's strides: i * step
+/// when the set walks that tensor as one arithmetic progression (no memory needed, and
+/// packing can use plain strides that vectorise), otherwise an explicit table.
+struct IndexMap: Equatable {
+    let count: Int
     let step: Int?
-    init(_ table: [Int]) {
-        self.table = table
-        step = uniformStride(table)
+    let table: [Int]
+
+    /// Largest table built; bigger non-uniform sets go to the loop kernel instead, so no
+    /// table ever grows with an operand (a huge broadcast view, say).
+    static let tableLimit = 1 << 22
+
+    init(count: Int, step: Int) {
+        self.count = count
+        self.step = step
+        table = []
+    }
+
+    init?(_ dims: [Dim], _ stride: (Dim) -> Int) {
+        let live = dims.filter { $0.size != 1 }
+        count = live.reduce(1) { $0 * $1.size }
+        var uniform: Int? = live.last.map(stride) ?? 0
+        for (outer, inner) in zip(live, live.dropFirst()) where stride(outer) != stride(inner) * inner.size {
+            uniform = nil
+        }
+        step = uniform
+        if uniform != nil || count <= 1 {
+            table = []
+            return
+        }
+        if count > IndexMap.tableLimit { return nil }
+        var t = [0]
+        t.reserveCapacity(count)
+        for d in live {
+            let sd = stride(d)
+            var next = [Int]()
+            next.reserveCapacity(t.count * d.size)
+            for base in t { for i in 0..<d.size { next.append(base + i * sd) } }
+            t = next
+        }
+        table = t
+    }
+
+    @inline(__always) subscript(i: Int) -> Int {
+        if let step { return i &* step }
+        return table[i]
     }
 }
 
@@ -67,46 +83,42 @@ struct PackAxis {
 /// dst[panel][p * R + i]. Rows past `count` are zero so the kernel never branches.
 /// `rowsOuter` walks each row along k (k contiguous in memory), else each k across rows.
 @inline(__always)
-func pack<E: Element>(_ src: UnsafePointer<E>, rows: PackAxis, r0: Int, ks: PackAxis, k0: Int,
+func pack<E: Element>(_ src: UnsafePointer<E>, rows: IndexMap, r0: Int, ks: IndexMap, k0: Int,
                       count: Int, kc: Int, R: Int, rowsOuter: Bool, onlyPartial: Bool = false,
                       into dst: UnsafeMutablePointer<E.Acc>) {
-    rows.table.withUnsafeBufferPointer { rt in
-    ks.table.withUnsafeBufferPointer { kt in
-        let rowOff = rt.baseAddress! + r0, kOff = kt.baseAddress! + k0
-        // Operands read in place (see Gemm.aInPlace) only need their ragged last panel.
-        var panel = onlyPartial ? count / R * R : 0
-        while panel < count {
-            let n = min(R, count - panel)
-            let d = dst + panel * kc
-            switch (rows.step, ks.step, rowsOuter) {
-            case (1?, let kst?, false):
-                // Rows contiguous: each k step copies a run of n elements.
-                var s = src + rowOff[panel] + kOff[0]
-                for p in 0..<kc {
-                    for i in 0..<n { d[p * R + i] = s[i].acc }
-                    s += kst
-                }
-            case (let rst?, 1?, true):
-                // k contiguous: stream along each row.
-                for i in 0..<n {
-                    let s = src + rowOff[0] + (panel + i) * rst + kOff[0]
-                    for p in 0..<kc { d[p * R + i] = s[p].acc }
-                }
-            case (_, _, true):
-                for i in 0..<n {
-                    let base = src + rowOff[panel + i]
-                    for p in 0..<kc { d[p * R + i] = base[kOff[p]].acc }
-                }
-            case (_, _, false):
-                for p in 0..<kc {
-                    let base = src + kOff[p]
-                    for i in 0..<n { d[p * R + i] = base[rowOff[panel + i]].acc }
-                }
+    // Operands read in place (see Gemm.aInPlace) only need their ragged last panel.
+    var panel = onlyPartial ? count / R * R : 0
+    while panel < count {
+        let n = min(R, count - panel)
+        let d = dst + panel * kc
+        switch (rows.step, ks.step, rowsOuter) {
+        case (1?, let kst?, false):
+            // Rows contiguous: each k step copies a run of n elements.
+            var s = src + rows[r0 + panel] + ks[k0]
+            for p in 0..<kc {
+                for i in 0..<n { d[p * R + i] = s[i].acc }
+                s += kst
             }
-            if n < R { for p in 0..<kc { for i in n..<R { d[p * R + i] = E.Acc.zero } } }
-            panel += R
+        case (let rst?, 1?, true):
+            // k contiguous: stream along each row.
+            for i in 0..<n {
+                let s = src + (r0 + panel + i) * rst + ks[k0]
+                for p in 0..<kc { d[p * R + i] = s[p].acc }
+            }
+        case (_, _, true):
+            for i in 0..<n {
+                let base = src + rows[r0 + panel + i]
+                for p in 0..<kc { d[p * R + i] = base[ks[k0 + p]].acc }
+            }
+        case (_, _, false):
+            for p in 0..<kc {
+                let base = src + ks[k0 + p]
+                for i in 0..<n { d[p * R + i] = base[rows[r0 + panel + i]].acc }
+            }
         }
-    } }
+        if n < R { for p in 0..<kc { for i in n..<R { d[p * R + i] = E.Acc.zero } } }
+        panel += R
+    }
 }
 
 struct GemmProblem {
@@ -121,9 +133,8 @@ struct GemmProblem {
 /// uniform columns); otherwise it goes through a tile and a converting scatter.
 struct OutputView<T> {
     let base: UnsafeMutableRawPointer
-    let rows: UnsafePointer<Int>
-    let cols: UnsafePointer<Int>
-    let colStep: Int
+    let rows: IndexMap
+    let cols: IndexMap
     let direct: Bool
     let alpha: T
 }
@@ -139,8 +150,8 @@ struct Workspace<T> {
 struct Gemm<E: Element> {
     let kernel: Microkernel<E.Acc>
     let blk: Blocking
-    let aRows: PackAxis, aK: PackAxis, bRows: PackAxis, bK: PackAxis
-    let cRows: [Int], cCols: [Int]
+    let aRows: IndexMap, aK: IndexMap, bRows: IndexMap, bK: IndexMap
+    let cRows: IndexMap, cCols: IndexMap
     let aRowsOuter: Bool, bRowsOuter: Bool
     /// A (B) already has the panel layout (unit-stride rows, uniform k stride): full panels
     /// are read in place by the micro-kernel instead of being packed.
@@ -180,19 +191,19 @@ struct Gemm<E: Element> {
                     if symmetric && jc + jr + nr <= ic + ir { ir += MR; continue }
                     var (pa, aStep) = (UnsafePointer(ws.a + ir * kc), MR)
                     if aInPlace && mr == MR {
-                        pa = UnsafeRawPointer(a + aRows.table[ic + ir] + aK.table[pc]).assumingMemoryBound(to: E.Acc.self)
+                        pa = UnsafeRawPointer(a + aRows[ic + ir] + aK[pc]).assumingMemoryBound(to: E.Acc.self)
                         aStep = aK.step!
                     }
                     var (pb, bStep) = (UnsafePointer(ws.b + jr * kc), NR)
                     if bInPlace && nr == NR {
-                        pb = UnsafeRawPointer(b + bRows.table[jc + jr] + bK.table[pc]).assumingMemoryBound(to: E.Acc.self)
+                        pb = UnsafeRawPointer(b + bRows[jc + jr] + bK[pc]).assumingMemoryBound(to: E.Acc.self)
                         bStep = bK.step!
                     }
                     if out.direct {
                         for i in 0..<mr { rowOff[i] = out.rows[ic + ir + i] + out.cols[jc + jr] }
                         kernel.run(Tile(kc: kc, a: pa, aStep: aStep, b: pb, bStep: bStep,
                                         c: out.base.assumingMemoryBound(to: E.Acc.self), rowOff: rowOff,
-                                        cs: out.colStep, mr: mr, nr: nr, alpha: out.alpha, accumulate: accumulate))
+                                        cs: out.cols.step ?? 1, mr: mr, nr: nr, alpha: out.alpha, accumulate: accumulate))
                     } else {
                         kernel.run(Tile(kc: kc, a: pa, aStep: aStep, b: pb, bStep: bStep, c: ws.tile,
                                         rowOff: tileRows, cs: 1, mr: mr, nr: nr, alpha: E.Acc.one, accumulate: false))
@@ -302,26 +313,28 @@ struct Gemm<E: Element> {
 /// Whether panels can be read where they are: unit-stride rows, uniform k stride, no type
 /// conversion, and k steps short enough that a panel's rows do not alias in L1 (at 4 KiB
 /// steps every row maps to the same cache set; packing wins there).
-func readsInPlace<E: Element>(_: E.Type, rows: PackAxis, ks: PackAxis) -> Bool {
+func readsInPlace<E: Element>(_: E.Type, rows: IndexMap, ks: IndexMap) -> Bool {
     guard E.self == E.Acc.self, rows.step == 1, let k = ks.step else { return false }
     return abs(k) * MemoryLayout<E>.stride <= 2048
 }
 
+/// Runs one step on the packed GEMM engine; false if an index set is too irregular and too
+/// large for offset tables (the caller then uses the loop kernel).
 func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeMutablePointer<E>,
-                            problem: GemmProblem, alpha: E.Acc) throws(EinsumError) {
+                            problem: GemmProblem, alpha: E.Acc) throws(EinsumError) -> Bool {
     let kernel = E.Acc.microkernel
     let MR = kernel.mr, NR = kernel.nr
     // Within each set, order dims so that consecutive indices are closest in memory.
     let mDims = problem.m.sorted { abs($0.a) > abs($1.a) }
     let nDims = problem.n.sorted { abs($0.b) > abs($1.b) }
     let kDims = problem.k.sorted { abs($0.a) + abs($0.b) > abs($1.a) + abs($1.b) }
-    let aRows = PackAxis(offsetTable(mDims) { $0.a }), aK = PackAxis(offsetTable(kDims) { $0.a })
-    let bRows = PackAxis(offsetTable(nDims) { $0.b }), bK = PackAxis(offsetTable(kDims) { $0.b })
-    let cRows = offsetTable(mDims) { $0.c }, cCols = offsetTable(nDims) { $0.c }
-    let M = cRows.count, N = cCols.count, K = aK.table.count
+    guard let aRows = IndexMap(mDims, { $0.a }), let aK = IndexMap(kDims, { $0.a }),
+          let bRows = IndexMap(nDims, { $0.b }), let bK = IndexMap(kDims, { $0.b }),
+          let cRows = IndexMap(mDims, { $0.c }), let cCols = IndexMap(nDims, { $0.c }) else { return false }
+    let M = cRows.count, N = cCols.count, K = aK.count
     let batch = problem.batch.filter { $0.size != 1 }
     let nb = batch.reduce(1) { $0 * $1.size }
-    if M == 0 || N == 0 || nb == 0 { return }
+    if M == 0 || N == 0 || nb == 0 { return true }
     if K == 0 {
         // Empty sum: the result is zero.
         var o = Odometer(batch)
@@ -329,13 +342,13 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
             for i in 0..<M { for j in 0..<N { c[o.c + cRows[i] + cCols[j]] = E(acc: E.Acc.zero) } }
             o.next()
         }
-        return
+        return true
     }
     // Pack along whichever index is contiguous in memory.
-    func rowsOuter(_ rows: PackAxis, _ ks: PackAxis) -> Bool {
-        K > 1 && (rows.table.count == 1 || abs(ks.table[1] - ks.table[0]) < abs(rows.table[1] - rows.table[0]))
+    func rowsOuter(_ rows: IndexMap, _ ks: IndexMap) -> Bool {
+        K > 1 && (rows.count == 1 || abs(ks[1] - ks[0]) < abs(rows[1] - rows[0]))
     }
-    let symmetric = a == b && M == N && aRows.table == bRows.table && aK.table == bK.table
+    let symmetric = a == b && M == N && aRows == bRows && aK == bK
         && batch.allSatisfy { $0.a == $0.b }
     let g = Gemm<E>(kernel: kernel, blk: Blocking(E.Acc.self, mr: MR, nr: NR), aRows: aRows, aK: aK,
                     bRows: bRows, bK: bK, cRows: cRows, cCols: cCols,
@@ -357,13 +370,11 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
         Workspace(a: work + w * perWorker, b: work + w * perWorker + aSize, tile: work + w * perWorker + aSize + bSize)
     }
     let sharedB = work + workers * perWorker
-    let direct = E.self == E.Acc.self && uniformStride(cCols) != nil
-    let colStep = uniformStride(cCols) ?? 1
+    let direct = E.self == E.Acc.self && cCols.step != nil
 
-    cRows.withUnsafeBufferPointer { rows in cCols.withUnsafeBufferPointer { cols in
+    do {
         func view(_ o: Odometer) -> OutputView<E.Acc> {
-            OutputView(base: UnsafeMutableRawPointer(c + o.c), rows: rows.baseAddress!, cols: cols.baseAddress!,
-                       colStep: colStep, direct: direct, alpha: alpha)
+            OutputView(base: UnsafeMutableRawPointer(c + o.c), rows: cRows, cols: cCols, direct: direct, alpha: alpha)
         }
         if nb >= workers || workers == 1 {
             parallelFor(workers) { w in
@@ -376,19 +387,16 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
                 }
             }
         } else if kSplit {
-            let rowsP = (0..<M).map { $0 * N }, colsP = Array(0..<N)
             var o = Odometer(batch)
             for _ in 0..<nb {
-                rowsP.withUnsafeBufferPointer { rp in colsP.withUnsafeBufferPointer { cp in
-                    parallelFor(workers) { w in
-                        let k0 = K * w / workers, k1 = K * (w + 1) / workers
-                        let buf = ws[w].tile + MR * NR
-                        // Partial sums are unscaled; alpha is applied once, in the reduction.
-                        let out = OutputView(base: UnsafeMutableRawPointer(buf), rows: rp.baseAddress!,
-                                             cols: cp.baseAddress!, colStep: 1, direct: true, alpha: E.Acc.one)
-                        g.serial(a: a + o.a, b: b + o.b, out: out, m0: 0, m1: M, k0: k0, k1: k1, ws: ws[w])
-                    }
-                } }
+                parallelFor(workers) { w in
+                    let k0 = K * w / workers, k1 = K * (w + 1) / workers
+                    let buf = ws[w].tile + MR * NR
+                    // Partial sums are unscaled; alpha is applied once, in the reduction.
+                    let out = OutputView(base: UnsafeMutableRawPointer(buf), rows: IndexMap(count: M, step: N),
+                                         cols: IndexMap(count: N, step: 1), direct: true, alpha: E.Acc.one)
+                    g.serial(a: a + o.a, b: b + o.b, out: out, m0: 0, m1: M, k0: k0, k1: k1, ws: ws[w])
+                }
                 let cc = c + o.c
                 for i in 0..<M {
                     for j in 0..<N where !symmetric || j >= i {
@@ -406,7 +414,7 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
                 o.next()
             }
         }
-    } }
+    }
     if symmetric {
         var o = Odometer(batch)
         for _ in 0..<nb {
@@ -414,4 +422,5 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
             o.next()
         }
     }
+    return true
 }

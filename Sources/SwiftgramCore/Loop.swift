@@ -156,7 +156,8 @@ func loopKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>?, c: Unsafe
     }
 
     let threads = min(Threads.count, rows)
-    if threads > 1 && outerCount * max(innerCount, 1) >= parallelLoopWork {
+    let (work, overflow) = outerCount.multipliedReportingOverflow(by: max(innerCount, 1))
+    if threads > 1 && (overflow || work >= parallelLoopWork) {
         parallelFor(threads) { t in runRows(rows * t / threads, rows * (t + 1) / threads) }
     } else {
         runRows(0, rows)
