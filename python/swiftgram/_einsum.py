@@ -37,6 +37,7 @@ class _Prepared(NamedTuple):
     dtype: np.dtype
     code: int
     is_view: bool
+    cast_error: str | None  # raised after out= is checked, numpy's order
 
 
 _prepared = LRUCache(512)
@@ -47,19 +48,20 @@ def _optimize_key(optimize: Any) -> Any:
 
 
 def _prepare(subscripts: str, operands: list, arrays: list, dtype: Any, casting: str, optimize: Any) -> _Prepared:
+    # Subscript errors first, then dtype errors: the order numpy.einsum reports them in.
+    plan = get_plan(subscripts, [a.shape for a in arrays], optimize)
     for k, a in enumerate(arrays):
         if a.dtype.kind not in "biufc":
             raise TypeError(f"swiftgram.einsum: operand {k} has dtype {a.dtype}, which is not supported "
                             "(supported: bool, int8-64, uint8-64, float16/32/64, complex64/128)")
         dtype_code(a.dtype)
     dt = _result_dtype(operands, arrays, dtype)
-    for k, (o, a) in enumerate(zip(operands, arrays)):
-        if not is_python_scalar(o) and not np.can_cast(a.dtype, dt, casting):
-            raise TypeError(f"einsum: cannot cast operand {k} from dtype('{a.dtype}') to dtype('{dt}') "
-                            f"according to the rule '{casting}'")
-    plan = get_plan(subscripts, [a.shape for a in arrays], optimize)
+    cast_error = next((f"einsum: cannot cast operand {k} from dtype('{a.dtype}') to dtype('{dt}') "
+                       f"according to the rule '{casting}'"
+                       for k, (o, a) in enumerate(zip(operands, arrays))
+                       if not is_python_scalar(o) and not np.can_cast(a.dtype, dt, casting)), None)
     shape, is_view = _core.plan_info(plan)
-    return _Prepared(plan, tuple(shape), dt, dtype_code(dt), is_view)
+    return _Prepared(plan, tuple(shape), dt, dtype_code(dt), is_view, cast_error)
 
 
 def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str, casting: str,
@@ -84,9 +86,9 @@ def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str,
         a = arrays[0]
         if all(s % a.itemsize == 0 for s in a.strides):
             strides = _core.view_strides(p.plan, [s // a.itemsize for s in a.strides])
-            return as_strided(a, shape, [s * a.itemsize for s in strides], writeable=a.flags.writeable)
+            view = as_strided(a, shape, [s * a.itemsize for s in strides], writeable=a.flags.writeable)
+            return view[()] if view.ndim == 0 else view
 
-    inputs = [a if usable_in_place(a, dt) else a.astype(dt, order="C") for a in arrays]
     if out is not None:
         if not isinstance(out, np.ndarray):
             raise TypeError(f"einsum: out must be a numpy.ndarray, got {type(out).__name__}")
@@ -94,6 +96,10 @@ def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str,
             raise ValueError(f"einsum: out has shape {out.shape} but the result has shape {shape}")
         if not out.flags.writeable:
             raise ValueError("einsum: out is read-only")
+    if p.cast_error:
+        raise TypeError(p.cast_error)
+    inputs = [a if usable_in_place(a, dt) else a.astype(dt, order="C") for a in arrays]
+    if out is not None:
         if not np.can_cast(dt, out.dtype, casting):
             raise TypeError(f"einsum: cannot cast the result from dtype('{dt}') to the out dtype "
                             f"dtype('{out.dtype}') according to the rule '{casting}'")
