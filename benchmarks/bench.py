@@ -3,7 +3,8 @@
     python3 benchmarks/bench.py [--quick] [--csv benchmarks/results.csv] [--png benchmarks/results.png]
 
 Every case runs each implementation in turn, interleaved (round-robin, in a rotating
-order) so drift of a shared machine hits all of them alike; the table shows medians, the
+order) so drift of a shared machine hits all of them alike; each sample is a block of
+back-to-back calls after one untimed call; the table shows medians, the
 ratio of swiftgram's time to each peer's (below 1: swiftgram is faster) and GFLOP/s as a
 fraction of the machine's peak, measured here as the best of a large float32/float64
 numpy.matmul (OpenBLAS) in the same run. Peers: numpy.einsum(optimize=True), a
@@ -183,7 +184,11 @@ def measure(impls, min_time):
         order = names[r % len(names):] + names[:r % len(names)]
         for n in order:
             f, k = impls[n], inner[n]
-            time.sleep(0.005)  # let the previous implementation's threads go idle
+            # Let the previous implementation's threads go idle (OpenBLAS spins ~0.1 s after
+            # a call), then one untimed call wakes this one's threads: samples measure the
+            # steady state of repeated calls, for every implementation alike.
+            time.sleep(0.15)
+            f()
             t = time.perf_counter()
             for _ in range(k):
                 f()
@@ -233,6 +238,14 @@ def main():
     peaks = {np.dtype(np.float32): peak(np.float32), np.dtype(np.float64): peak(np.float64)}
     print(f"swiftgram {swiftgram.__version__} ({swiftgram.isa()}, {swiftgram.get_num_threads()} threads); "
           f"peers: numpy {np.__version__}, {', '.join(peers) or 'no framework peers'}")
+    try:
+        from threadpoolctl import threadpool_info
+        blas = [f"{i['internal_api']} {i.get('version')} {i.get('architecture')} x{i['num_threads']}"
+                for i in threadpool_info() if i["user_api"] == "blas"]
+        print("numpy BLAS:", "; ".join(blas) or "unknown",
+              "(OPENBLAS_CORETYPE set: pins an older kernel)" if os.environ.get("OPENBLAS_CORETYPE") else "")
+    except ImportError:
+        pass
     print(f"machine peak (numpy.matmul 2048^2): float32 {peaks[np.dtype(np.float32)]:.0f} GFLOP/s, "
           f"float64 {peaks[np.dtype(np.float64)]:.0f} GFLOP/s\n")
     rows = []

@@ -25,9 +25,10 @@ struct Blocking {
 /// Block size for `total` in blocks of at most `limit`, balanced so no block is a sliver
 /// (784 = 4 x 196 rather than 3 x 256 + 16), rounded up to a multiple of `unit`.
 func balancedBlock(_ total: Int, limit: Int, unit: Int = 1) -> Int {
+    let limit = max(unit, limit / unit * unit)
     let blocks = max(1, (total + limit - 1) / limit)
     let size = (total + blocks - 1) / blocks
-    return min(max(unit, (size + unit - 1) / unit * unit), max(limit, unit))
+    return min((size + unit - 1) / unit * unit, limit)
 }
 
 /// Offsets of a flattened index set (last dim fastest) along one tensor's strides: i * step
@@ -223,9 +224,10 @@ struct Gemm<E: Element> {
         }
     }
 
-    /// The whole product for rows [m0, m1) and K range [k0, k1) on one thread.
+    /// The whole product for rows [m0, m1) and K range [k0, k1) on one thread; with
+    /// `accumulate` the result is added to what `out` holds (K-split partial sums).
     func serial(a: UnsafePointer<E>, b: UnsafePointer<E>, out: OutputView<E.Acc>, m0: Int, m1: Int,
-                k0: Int, k1: Int, ws: Workspace<E.Acc>) {
+                k0: Int, k1: Int, accumulate: Bool = false, ws: Workspace<E.Acc>) {
         let NR = kernel.nr
         let kcStep = balancedBlock(k1 - k0, limit: blk.kc)
         let mcStep = balancedBlock(m1 - m0, limit: blk.mc, unit: kernel.mr)
@@ -240,7 +242,7 @@ struct Gemm<E: Element> {
                 while ic < m1 {
                     let mc = min(mcStep, m1 - ic)
                     macroKernel(a, b, ic: ic, mc: mc, jc: jc, nc: nc, pc: pc, kc: kc, panels: 0..<(nc + NR - 1) / NR,
-                                out: out, accumulate: pc > k0, ws: ws)
+                                out: out, accumulate: accumulate || pc > k0, ws: ws)
                     ic += mc
                 }
                 pc += kc
@@ -249,59 +251,50 @@ struct Gemm<E: Element> {
         }
     }
 
-    /// All threads on one product: B panels packed together, then rows (or columns) split.
+    /// All threads on one product: B panels packed together, then row blocks (or column
+    /// panels) handed out to whichever thread is free.
     func cooperative(a: UnsafePointer<E>, b: UnsafePointer<E>, out: OutputView<E.Acc>, workers: Int,
                      ws: [Workspace<E.Acc>], sharedB: UnsafeMutablePointer<E.Acc>) {
         let MR = kernel.mr, NR = kernel.nr
-        let mBounds = rowSplit(workers: workers, MR: MR)
         let kcStep = balancedBlock(K, limit: blk.kc)
+        // Small row blocks so a late thread finds work left, and triangles balance.
+        let mcStep = balancedBlock(M, limit: min(blk.mc, max(MR, (M + 4 * workers - 1) / (4 * workers))), unit: MR)
+        let rowBlocks = (M + mcStep - 1) / mcStep
         var jc = 0
         while jc < N {
             let nc = min(blk.nc, N - jc)
             let panels = (nc + NR - 1) / NR
-            let splitRows = (M + MR - 1) / MR >= panels
+            let splitRows = rowBlocks >= 2 * workers || rowBlocks >= panels
+            let items = splitRows ? rowBlocks : min(panels, 4 * workers)
+            let packItems = min(panels, 2 * workers)
             var pc = 0
             while pc < K {
                 let kc = min(kcStep, K - pc)
-                parallelFor(workers) { w in
-                    packB(b, jc: jc, nc: nc, pc: pc, kc: kc, panels: panels * w / workers..<panels * (w + 1) / workers,
+                parallelFor(packItems, threads: workers) { i, _ in
+                    packB(b, jc: jc, nc: nc, pc: pc, kc: kc, panels: panels * i / packItems..<panels * (i + 1) / packItems,
                           into: sharedB)
                 }
-                parallelFor(workers) { w in
+                parallelFor(items, threads: workers) { i, w in
                     let wsw = Workspace(a: ws[w].a, b: sharedB, tile: ws[w].tile)
-                    let (r0, r1) = splitRows ? (mBounds[w], mBounds[w + 1]) : (0, M)
-                    let cols = splitRows ? 0..<panels : panels * w / workers..<panels * (w + 1) / workers
-                    let mcStep = balancedBlock(r1 - r0, limit: blk.mc, unit: MR)
-                    var ic = r0
-                    while ic < r1 {
-                        let mc = min(mcStep, r1 - ic)
-                        macroKernel(a, b, ic: ic, mc: mc, jc: jc, nc: nc, pc: pc, kc: kc, panels: cols,
-                                    out: out, accumulate: pc > 0, ws: wsw)
-                        ic += mc
+                    if splitRows {
+                        let ic = i * mcStep
+                        macroKernel(a, b, ic: ic, mc: min(mcStep, M - ic), jc: jc, nc: nc, pc: pc, kc: kc,
+                                    panels: 0..<panels, out: out, accumulate: pc > 0, ws: wsw)
+                    } else {
+                        let cols = panels * i / items..<panels * (i + 1) / items
+                        var ic = 0
+                        while ic < M {
+                            let mc = min(mcStep, M - ic)
+                            macroKernel(a, b, ic: ic, mc: mc, jc: jc, nc: nc, pc: pc, kc: kc, panels: cols,
+                                        out: out, accumulate: pc > 0, ws: wsw)
+                            ic += mc
+                        }
                     }
                 }
                 pc += kc
             }
             jc += nc
         }
-    }
-
-    /// Row boundaries (multiples of MR) giving each worker equal work; for a symmetric
-    /// product row i costs N - i, so the upper rows get fewer.
-    func rowSplit(workers: Int, MR: Int) -> [Int] {
-        var bounds = [0]
-        let total = symmetric ? Double(M) * Double(M + 1) / 2 : Double(M)
-        var done = 0.0, row = 0
-        for w in 1..<workers {
-            let target = total * Double(w) / Double(workers)
-            while row < M && done < target {
-                done += symmetric ? Double(M - row) : 1
-                row += 1
-            }
-            bounds.append(min(M, (row + MR / 2) / MR * MR))
-        }
-        bounds.append(M)
-        return bounds
     }
 
     /// Copies the computed upper triangle onto the skipped lower one.
@@ -359,7 +352,7 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
     let flops = Double(nb) * Double(M) * Double(N) * Double(K)
     let workers = flops < 1e5 ? 1 : threads
     // K split: a small output over a long sum (e.g. one 64x64 Gram over 224x224 pixels).
-    let kSplit = nb < workers && M * N <= 128 * 128 && K >= 4 * workers * g.blk.kc
+    let kSplit = nb < workers && M * N <= 128 * 128 && K >= 8 * workers * g.blk.kc
     let kcMax = min(g.blk.kc, K)
     let aSize = g.blk.mc * kcMax, bSize = min(g.blk.nc, (N + NR - 1) / NR * NR) * kcMax
     let partial = kSplit ? M * N : 0
@@ -377,25 +370,23 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
             OutputView(base: UnsafeMutableRawPointer(c + o.c), rows: cRows, cols: cCols, direct: direct, alpha: alpha)
         }
         if nb >= workers || workers == 1 {
-            parallelFor(workers) { w in
-                var o = Odometer(batch, start: w)
-                var bi = w
-                while bi < nb {
-                    g.serial(a: a + o.a, b: b + o.b, out: view(o), m0: 0, m1: M, k0: 0, k1: K, ws: ws[w])
-                    for _ in 0..<workers { o.next() }
-                    bi += workers
-                }
+            parallelFor(nb, threads: workers) { bi, w in
+                let o = Odometer(batch, start: bi)
+                g.serial(a: a + o.a, b: b + o.b, out: view(o), m0: 0, m1: M, k0: 0, k1: K, ws: ws[w])
             }
         } else if kSplit {
+            // Each thread sums the K chunks it takes into its own buffer; then one reduction.
+            let chunks = 4 * workers
             var o = Odometer(batch)
             for _ in 0..<nb {
-                parallelFor(workers) { w in
-                    let k0 = K * w / workers, k1 = K * (w + 1) / workers
-                    let buf = ws[w].tile + MR * NR
+                for w in 0..<workers { (ws[w].tile + MR * NR).initialize(repeating: E.Acc.zero, count: M * N) }
+                parallelFor(chunks, threads: workers) { i, w in
+                    let k0 = K * i / chunks, k1 = K * (i + 1) / chunks
                     // Partial sums are unscaled; alpha is applied once, in the reduction.
-                    let out = OutputView(base: UnsafeMutableRawPointer(buf), rows: IndexMap(count: M, step: N),
-                                         cols: IndexMap(count: N, step: 1), direct: true, alpha: E.Acc.one)
-                    g.serial(a: a + o.a, b: b + o.b, out: out, m0: 0, m1: M, k0: k0, k1: k1, ws: ws[w])
+                    let out = OutputView(base: UnsafeMutableRawPointer(ws[w].tile + MR * NR),
+                                         rows: IndexMap(count: M, step: N), cols: IndexMap(count: N, step: 1),
+                                         direct: true, alpha: E.Acc.one)
+                    g.serial(a: a + o.a, b: b + o.b, out: out, m0: 0, m1: M, k0: k0, k1: k1, accumulate: true, ws: ws[w])
                 }
                 let cc = c + o.c
                 for i in 0..<M {

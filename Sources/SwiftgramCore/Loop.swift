@@ -158,7 +158,8 @@ func loopKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>?, c: Unsafe
     let threads = min(Threads.count, rows)
     let (work, overflow) = outerCount.multipliedReportingOverflow(by: max(innerCount, 1))
     if threads > 1 && (overflow || work >= parallelLoopWork) {
-        parallelFor(threads) { t in runRows(rows * t / threads, rows * (t + 1) / threads) }
+        let chunks = min(rows, 4 * threads)
+        parallelFor(chunks, threads: threads) { t, _ in runRows(rows * t / chunks, rows * (t + 1) / chunks) }
     } else {
         runRows(0, rows)
     }

@@ -1,6 +1,5 @@
-// Work splitting over threads (Dispatch, no Foundation).
+// Work splitting over threads: the persistent pool in CSupport/pool.c.
 import CSupport
-import Dispatch
 
 public enum Threads {
     /// Threads the engine uses per call (SWIFTGRAM_NUM_THREADS / set_num_threads in Python).
@@ -10,13 +9,22 @@ public enum Threads {
     }
 }
 
-/// Runs body(0..<n), concurrently when n > 1.
-func parallelFor(_ n: Int, _ body: (Int) -> Void) {
-    if n <= 1 {
-        if n == 1 { body(0) }
+/// Runs body(item, worker) for every item in 0..<n on up to `threads` threads; items are
+/// handed out dynamically and `worker` (0..<threads, the caller is 0) names the thread's
+/// scratch space.
+func parallelFor(_ n: Int, threads: Int, _ body: (_ item: Int, _ worker: Int) -> Void) {
+    if n <= 1 || threads <= 1 {
+        for i in 0..<max(n, 0) { body(i, 0) }
         return
     }
-    DispatchQueue.concurrentPerform(iterations: n, execute: body)
+    withoutActuallyEscaping(body) { body in
+        var box = body
+        withUnsafeMutablePointer(to: &box) { ctx in
+            sg_parallel_for(Int64(n), Int32(clamping: threads), { ctx, i, worker in
+                ctx!.assumingMemoryBound(to: ((Int, Int) -> Void).self).pointee(Int(i), Int(worker))
+            }, ctx)
+        }
+    }
 }
 
 /// A raw pointer that may cross into worker closures (each worker writes disjoint parts).

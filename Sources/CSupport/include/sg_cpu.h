@@ -1,10 +1,18 @@
 #ifndef SG_CPU_H
 #define SG_CPU_H
-/* CPU feature checks for run-time ISA dispatch (Swift has no cpuid intrinsic). */
+#include <stdint.h>
+/* What Swift cannot express portably: CPU feature checks for run-time ISA dispatch, the
+ * atomic thread count, and the worker thread pool. */
 int sg_cpu_has_avx512(void);   /* AVX-512 F + VL + BW + DQ and OS support */
 int sg_cpu_has_avx2_fma(void); /* AVX2 + FMA and OS support */
 int sg_cpu_count(void);        /* online logical CPUs */
 /* Engine thread count, shared by all calls; atomic because it may change mid-call. */
 void sg_threads_set(int n);
 int sg_threads_get(void);
+
+/* Runs fn(ctx, i, worker) for i in [0, n) on up to `threads` threads (the caller is worker
+ * 0, helpers 1...threads-1; items are handed out dynamically), and returns when all are
+ * done. See pool.c. */
+typedef void (*sg_pool_fn)(void *ctx, int64_t i, int worker);
+void sg_parallel_for(int64_t n, int threads, sg_pool_fn fn, void *ctx);
 #endif
