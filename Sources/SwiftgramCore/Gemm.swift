@@ -100,6 +100,17 @@ func pack<E: Element>(_ src: UnsafePointer<E>, rows: IndexMap, r0: Int, ks: Inde
                 for i in 0..<n { d[p * R + i] = s[i].acc }
                 s += kst
             }
+        case (let rst?, 1?, true) where n == 6 && R == 6:
+            // k contiguous, a full panel of the SIMD kernels' 6 rows: one pass over k with
+            // contiguous stores, which the compiler vectorises as an interleaved store.
+            let s = src + (r0 + panel) * rst + ks[k0]
+            let (s0, s1, s2) = (s, s + rst, s + 2 * rst)
+            let (s3, s4, s5) = (s + 3 * rst, s + 4 * rst, s + 5 * rst)
+            for p in 0..<kc {
+                let q = d + 6 * p
+                q[0] = s0[p].acc; q[1] = s1[p].acc; q[2] = s2[p].acc
+                q[3] = s3[p].acc; q[4] = s4[p].acc; q[5] = s5[p].acc
+            }
         case (let rst?, 1?, true):
             // k contiguous: stream along each row.
             for i in 0..<n {
