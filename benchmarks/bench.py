@@ -2,9 +2,9 @@
 
     python3 benchmarks/bench.py [--quick] [--csv benchmarks/results.csv] [--png benchmarks/results.png]
 
-Every case runs each implementation in turn, interleaved (round-robin, in a rotating
-order) so drift of a shared machine hits all of them alike; each sample is a block of
-back-to-back calls after one untimed call; the table shows medians, the
+Every case runs each implementation in turn, in rounds (rotating the order) so drift of a
+shared machine hits all of them alike; within a round each implementation gets a pause,
+one untimed call and three samples of back-to-back calls (see measure()); the table shows medians, the
 ratio of swiftgram's time to each peer's (below 1: swiftgram is faster) and GFLOP/s as a
 fraction of the machine's peak, measured here as the best of a large float32/float64
 numpy.matmul (OpenBLAS) in the same run. Peers: numpy.einsum(optimize=True), a
@@ -32,20 +32,26 @@ import swiftgram  # noqa: E402
 RNG = np.random.default_rng(0)
 
 
-def peers_available():
+def peers_available(wanted):
     peers = {}
     try:
+        if "tf" not in wanted:
+            raise ImportError
         import tensorflow as tf
         tf.config.threading.set_inter_op_parallelism_threads(os.cpu_count())
         peers["tf"] = tf
     except Exception:  # noqa: BLE001 - optional peer
         pass
     try:
+        if "torch" not in wanted:
+            raise ImportError
         import torch
         peers["torch"] = torch
     except Exception:  # noqa: BLE001
         pass
     try:
+        if "jax" not in wanted:
+            raise ImportError
         import jax
         import jax.numpy as jnp
         jax.config.update("jax_enable_x64", True)
@@ -161,7 +167,11 @@ def implementations(case, peers):
     return impls
 
 
-def measure(impls, min_time):
+def measure(impls, min_time, rounds=3, per_round=3):
+    """Median seconds per call of each implementation. Each round runs every implementation
+    in turn (rotating the order, so drift hits all alike) as a block: a pause that lets the
+    previous one's threads go idle (OpenBLAS spins ~0.1 s after a call and would steal a
+    core), one untimed call, then `per_round` timed samples of back-to-back calls."""
     for name, f in list(impls.items()):  # warm-up: compile, plan, allocate
         try:
             f()
@@ -172,7 +182,7 @@ def measure(impls, min_time):
             print(f"  ({name} cannot run this case: {type(e).__name__})")
             del impls[name]
     names = list(impls)
-    # Calibrate repetitions per sample so one sample takes ~min_time.
+    # Calibrate repetitions per sample so one sample takes ~min_time / 10.
     inner = {}
     for n, f in impls.items():
         t = time.perf_counter()
@@ -180,19 +190,16 @@ def measure(impls, min_time):
         dt = max(time.perf_counter() - t, 1e-7)
         inner[n] = max(1, int(min_time / 10 / dt))
     samples = {n: [] for n in names}
-    for r in range(9):
-        order = names[r % len(names):] + names[:r % len(names)]
-        for n in order:
+    for r in range(rounds):
+        for n in names[r % len(names):] + names[:r % len(names)]:
             f, k = impls[n], inner[n]
-            # Let the previous implementation's threads go idle (OpenBLAS spins ~0.1 s after
-            # a call), then one untimed call wakes this one's threads: samples measure the
-            # steady state of repeated calls, for every implementation alike.
-            time.sleep(0.15)
+            time.sleep(0.2)
             f()
-            t = time.perf_counter()
-            for _ in range(k):
-                f()
-            samples[n].append((time.perf_counter() - t) / k)
+            for _ in range(per_round):
+                t = time.perf_counter()
+                for _ in range(k):
+                    f()
+                samples[n].append((time.perf_counter() - t) / k)
     return {n: statistics.median(v) for n, v in samples.items()}
 
 
@@ -233,8 +240,11 @@ def main():
     ap.add_argument("--csv", default=os.path.join(os.path.dirname(__file__), "results.csv"))
     ap.add_argument("--png", default=os.path.join(os.path.dirname(__file__), "results.png"))
     ap.add_argument("--filter", default="", help="only cases whose name contains this")
+    ap.add_argument("--peers", default="tf,torch,jax",
+                    help="framework peers to load (comma list of tf, torch, jax; '' for NumPy only)")
     args = ap.parse_args()
-    peers = peers_available()
+    wanted = {p for p in args.peers.split(",") if p}
+    peers = {k: v for k, v in peers_available(wanted).items() if k in wanted}
     peaks = {np.dtype(np.float32): peak(np.float32), np.dtype(np.float64): peak(np.float64)}
     print(f"swiftgram {swiftgram.__version__} ({swiftgram.isa()}, {swiftgram.get_num_threads()} threads); "
           f"peers: numpy {np.__version__}, {', '.join(peers) or 'no framework peers'}")
