@@ -26,8 +26,3 @@ func parallelFor(_ n: Int, threads: Int, _ body: (_ item: Int, _ worker: Int) ->
         }
     }
 }
-
-/// A raw pointer that may cross into worker closures (each worker writes disjoint parts).
-struct SendablePointer<T>: @unchecked Sendable {
-    let p: UnsafeMutablePointer<T>
-}
