@@ -93,6 +93,16 @@ func pack<E: Element>(_ src: UnsafePointer<E>, rows: IndexMap, r0: Int, ks: Inde
         let n = min(R, count - panel)
         let d = dst + panel * kc
         switch (rows.step, ks.step, rowsOuter) {
+        case (1?, let kst?, false) where n == 6 && R == 6:
+            // Rows contiguous, a full 6-row panel: constant-length copies the compiler turns
+            // into a few vector moves per k step.
+            var s = src + rows[r0 + panel] + ks[k0]
+            for p in 0..<kc {
+                let q = d + 6 * p
+                q[0] = s[0].acc; q[1] = s[1].acc; q[2] = s[2].acc
+                q[3] = s[3].acc; q[4] = s[4].acc; q[5] = s[5].acc
+                s += kst
+            }
         case (1?, let kst?, false):
             // Rows contiguous: each k step copies a run of n elements.
             var s = src + rows[r0 + panel] + ks[k0]
@@ -315,11 +325,12 @@ struct Gemm<E: Element> {
 }
 
 /// Whether panels can be read where they are: unit-stride rows, uniform k stride, no type
-/// conversion, and k steps short enough that a panel's rows do not alias in L1 (at 4 KiB
-/// steps every row maps to the same cache set; packing wins there).
+/// conversion, and k steps short enough that a panel's rows do not alias much in L1 (a
+/// power-of-two step maps every row into a few cache sets). Measured on the Gram shapes:
+/// in place wins up to 1 KiB steps (8x28x28x256), packing wins at 2 KiB (16x14x14x512).
 func readsInPlace<E: Element>(_: E.Type, rows: IndexMap, ks: IndexMap) -> Bool {
     guard E.self == E.Acc.self, rows.step == 1, let k = ks.step else { return false }
-    return abs(k) * MemoryLayout<E>.stride <= 2048
+    return abs(k) * MemoryLayout<E>.stride <= 1024
 }
 
 /// Runs one step on the packed GEMM engine; false if an index set is too irregular and too
