@@ -33,13 +33,17 @@ func balancedBlock(_ total: Int, limit: Int, unit: Int = 1) -> Int {
 
 /// Offsets of a flattened index set (last dim fastest) along one tensor's strides: i * step
 /// when the set walks that tensor as one arithmetic progression (no memory needed, and
-/// packing can use plain strides that vectorise), otherwise an explicit table.
+/// packing can use plain strides that vectorise); otherwise runs of `run` indices spaced
+/// `runStep` apart (the innermost dims that do coalesce) starting at the offsets in
+/// `table`, so packing still copies whole runs.
 struct IndexMap: Equatable {
     let count: Int
     let step: Int?
     let table: [Int]
+    let run: Int
+    let runStep: Int
 
-    /// Largest table built; bigger non-uniform sets go to the loop kernel instead, so no
+    /// Largest table built; bigger irregular sets go to the loop kernel instead, so no
     /// table ever grows with an operand (a huge broadcast view, say).
     static let tableLimit = 1 << 22
 
@@ -47,24 +51,34 @@ struct IndexMap: Equatable {
         self.count = count
         self.step = step
         table = []
+        run = max(count, 1)
+        runStep = step
     }
 
     init?(_ dims: [Dim], _ stride: (Dim) -> Int) {
         let live = dims.filter { $0.size != 1 }
         count = live.reduce(1) { $0 * $1.size }
-        var uniform: Int? = live.last.map(stride) ?? 0
-        for (outer, inner) in zip(live, live.dropFirst()) where stride(outer) != stride(inner) * inner.size {
-            uniform = nil
+        // The innermost dims that walk memory as one progression form a run.
+        var inner = live.count
+        var runLength = 1
+        while inner > 0 {
+            let d = live[inner - 1]
+            if inner < live.count && stride(d) != stride(live[inner]) * live[inner].size { break }
+            runLength *= d.size
+            inner -= 1
         }
-        step = uniform
-        if uniform != nil || count <= 1 {
+        runStep = live.last.map(stride) ?? 0
+        if inner == 0 || count == 0 {
+            step = runStep
             table = []
+            run = max(count, 1)
             return
         }
-        if count > IndexMap.tableLimit { return nil }
+        step = nil
+        run = runLength
+        if count / run > IndexMap.tableLimit { return nil }
         var t = [0]
-        t.reserveCapacity(count)
-        for d in live {
+        for d in live[..<inner] {
             let sd = stride(d)
             var next = [Int]()
             next.reserveCapacity(t.count * d.size)
@@ -76,7 +90,24 @@ struct IndexMap: Equatable {
 
     @inline(__always) subscript(i: Int) -> Int {
         if let step { return i &* step }
-        return table[i]
+        return table[i / run] + (i % run) * runStep
+    }
+
+    /// Calls body(offset, step, position, length) for the runs covering [from, from+count):
+    /// `position` counts from `from`.
+    @inline(__always) func forEachRun(from: Int, count: Int, _ body: (Int, Int, Int, Int) -> Void) {
+        if let step {
+            body(from &* step, step, 0, count)
+            return
+        }
+        var done = 0
+        while done < count {
+            let i = from + done
+            let inRun = i % run
+            let length = min(run - inRun, count - done)
+            body(table[i / run] + inRun * runStep, runStep, done, length)
+            done += length
+        }
     }
 }
 
@@ -128,14 +159,31 @@ func pack<E: Element>(_ src: UnsafePointer<E>, rows: IndexMap, r0: Int, ks: Inde
                 for p in 0..<kc { d[p * R + i] = s[p].acc }
             }
         case (_, _, true):
+            // Along k within each row, a run of k at a time.
             for i in 0..<n {
                 let base = src + rows[r0 + panel + i]
-                for p in 0..<kc { d[p * R + i] = base[ks[k0 + p]].acc }
+                ks.forEachRun(from: k0, count: kc) { off, st, p0, len in
+                    let s = base + off
+                    if st == 1 {
+                        for p in 0..<len { d[(p0 + p) * R + i] = s[p].acc }
+                    } else {
+                        for p in 0..<len { d[(p0 + p) * R + i] = s[p * st].acc }
+                    }
+                }
             }
         case (_, _, false):
+            // Across rows at each k, a run of rows at a time.
             for p in 0..<kc {
                 let base = src + ks[k0 + p]
-                for i in 0..<n { d[p * R + i] = base[rows[r0 + panel + i]].acc }
+                let q = d + p * R
+                rows.forEachRun(from: r0 + panel, count: n) { off, st, i0, len in
+                    let s = base + off
+                    if st == 1 {
+                        for i in 0..<len { q[i0 + i] = s[i].acc }
+                    } else {
+                        for i in 0..<len { q[i0 + i] = s[i * st].acc }
+                    }
+                }
             }
         }
         if n < R { for p in 0..<kc { for i in n..<R { d[p * R + i] = E.Acc.zero } } }
@@ -199,8 +247,8 @@ struct Gemm<E: Element> {
         if symmetric && jc + min(nc, panels.upperBound * NR) <= ic { return }  // block below diagonal
         pack(a, rows: aRows, r0: ic, ks: aK, k0: pc, count: mc, kc: kc, R: MR, rowsOuter: aRowsOuter,
              onlyPartial: aInPlace, into: ws.a)
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * MR) { offs in
-            let rowOff = offs.baseAddress!, tileRows = rowOff + MR
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * MR + NR) { offs in
+            let rowOff = offs.baseAddress!, tileRows = rowOff + MR, colOff = tileRows + MR
             for i in 0..<MR { tileRows[i] = i * NR }
             for panel in panels {
                 let jr = panel * NR
@@ -230,10 +278,11 @@ struct Gemm<E: Element> {
                         kernel.run(Tile(kc: kc, a: pa, aStep: aStep, b: pb, bStep: bStep, c: ws.tile,
                                         rowOff: tileRows, cs: 1, mr: mr, nr: nr, alpha: E.Acc.one, accumulate: false))
                         let c = out.base.assumingMemoryBound(to: E.self)
+                        for j in 0..<nr { colOff[j] = out.cols[jc + jr + j] }
                         for i in 0..<mr {
                             let row = c + out.rows[ic + ir + i]
                             for j in 0..<nr {
-                                let dst = row + out.cols[jc + jr + j]
+                                let dst = row + colOff[j]
                                 let v = E.Acc.mul(out.alpha, ws.tile[i * NR + j])
                                 dst.pointee = E(acc: accumulate ? E.Acc.add(dst.pointee.acc, v) : v)
                             }
@@ -339,10 +388,20 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
                             problem: GemmProblem, alpha: E.Acc) throws(EinsumError) -> Bool {
     let kernel = E.Acc.microkernel
     let MR = kernel.mr, NR = kernel.nr
-    // Within each set, order dims so that consecutive indices are closest in memory.
-    let mDims = problem.m.sorted { abs($0.a) > abs($1.a) }
-    let nDims = problem.n.sorted { abs($0.b) > abs($1.b) }
-    let kDims = problem.k.sorted { abs($0.a) + abs($0.b) > abs($1.a) + abs($1.b) }
+    // M and N follow C's layout, so C's columns are one progression wherever they can be
+    // (the micro-kernel then stores straight into C); packing copes with any order.
+    let mDims = problem.m.sorted { abs($0.c) != abs($1.c) ? abs($0.c) > abs($1.c) : abs($0.a) > abs($1.a) }
+    let nDims = problem.n.sorted { abs($0.c) != abs($1.c) ? abs($0.c) > abs($1.c) : abs($0.b) > abs($1.b) }
+    // K order: an operand whose rows are contiguous packs well whatever the K order, so
+    // walk K in the other operand's memory order (e.g. 'acbd,dcfe->abef': A's d is
+    // contiguous, B's e is); otherwise in both together.
+    let aRowsUnit = mDims.last.map { abs($0.a) == 1 } ?? false
+    let bRowsUnit = nDims.last.map { abs($0.b) == 1 } ?? false
+    let kDims = problem.k.sorted {
+        bRowsUnit && !aRowsUnit ? abs($0.a) > abs($1.a)
+            : aRowsUnit && !bRowsUnit ? abs($0.b) > abs($1.b)
+            : abs($0.a) + abs($0.b) > abs($1.a) + abs($1.b)
+    }
     guard let aRows = IndexMap(mDims, { $0.a }), let aK = IndexMap(kDims, { $0.a }),
           let bRows = IndexMap(nDims, { $0.b }), let bK = IndexMap(kDims, { $0.b }),
           let cRows = IndexMap(mDims, { $0.c }), let cCols = IndexMap(nDims, { $0.c }) else { return false }
