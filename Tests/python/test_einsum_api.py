@@ -346,3 +346,16 @@ def test_gram_engine_paths_match_float64_reference(rng, threads, shape):
     np.testing.assert_allclose(einsum_same, ref_same * h * w, rtol=2e-4, atol=2e-3)
     np.testing.assert_allclose(distinct, ref, rtol=2e-4, atol=2e-4)
     np.testing.assert_allclose(strided, ref, rtol=2e-4, atol=2e-4)
+
+
+def test_repeated_signature_fast_path_stays_correct(rng):
+    a = rng.random((5, 6))
+    b = rng.random((6, 7))
+    expected = a @ b
+    for _ in range(3):  # first call validates and plans; later ones take the cached path
+        np.testing.assert_allclose(swiftgram.einsum("ij,jk->ik", a, b), expected)
+    # Same shapes and dtypes, other layouts and kinds of input: still right.
+    np.testing.assert_allclose(swiftgram.einsum("ij,jk->ik", np.asfortranarray(a), b), expected)
+    np.testing.assert_allclose(swiftgram.einsum("ij,jk->ik", a[::-1][::-1], b.tolist()), expected)
+    t = swiftgram.einsum("ij->ji", a)
+    assert np.shares_memory(swiftgram.einsum("ij->ji", a), a) and np.shares_memory(t, a)

@@ -64,6 +64,32 @@ def _prepare(subscripts: str, operands: list, arrays: list, dtype: Any, casting:
     return _Prepared(plan, tuple(shape), dt, dtype_code(dt), is_view, cast_error)
 
 
+# The common call, einsum(subscripts, *arrays) with default keywords on C-contiguous,
+# aligned arrays of the result's dtype, skips the general checks once its signature has
+# been seen: key (subscripts, shape, dtype, ...) -> prepared call (filled by _contract).
+_fast = LRUCache(512)
+_MISS = object()
+
+
+def _fast_call(operands: tuple) -> Any:
+    key = [operands[0]]
+    for a in operands[1:]:
+        if type(a) is not np.ndarray:
+            return _MISS
+        flags = a.flags
+        if not (flags.c_contiguous and flags.aligned):
+            return _MISS
+        key.append(a.shape)
+        key.append(a.dtype)
+    p = _fast.get(tuple(key), lambda: None)
+    if p is None:
+        return _MISS
+    target = aligned_empty(p.shape, p.dtype)
+    if target.size:
+        _core.execute(p.plan, p.code, operands[1:], target, 1.0)
+    return target[()] if target.ndim == 0 else target
+
+
 def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str, casting: str,
               optimize: Any, alpha: float = 1.0, allow_view: bool = True):
     if order not in ORDERS:
@@ -99,6 +125,11 @@ def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str,
     if p.cast_error:
         raise TypeError(p.cast_error)
     inputs = [a if usable_in_place(a, dt) else a.astype(dt, order="C") for a in arrays]
+    if (out is None and dtype is None and casting == "safe" and optimize is False and alpha == 1.0
+            and allow_view and all(a is o and a.dtype == dt and a.dtype.isnative for a, o in zip(arrays, operands))):
+        # Remember this signature for _fast_call.
+        fkey = (subscripts, *[x for a in arrays for x in (a.shape, a.dtype)])
+        _fast.get(fkey, lambda: p)
     if out is not None:
         if not np.can_cast(dt, out.dtype, casting):
             raise TypeError(f"einsum: cannot cast the result from dtype('{dt}') to the out dtype "
@@ -131,6 +162,11 @@ def einsum(*operands: Any, out: np.ndarray | None = None, dtype: Any = None, ord
     Differences from NumPy: object and longdouble dtypes raise TypeError; mixed input
     dtypes are converted to the result dtype before the call (NumPy buffers them).
     """
+    if (out is None and dtype is None and order == "K" and casting == "safe" and optimize is False
+            and operands and type(operands[0]) is str):
+        result = _fast_call(operands)
+        if result is not _MISS:
+            return result
     subscripts, ops = split_arguments(operands)
     return _contract(subscripts, ops, out, dtype, order, casting, optimize)
 

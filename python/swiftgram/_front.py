@@ -110,12 +110,16 @@ class LRUCache:
         self._lock = threading.Lock()
 
     def get(self, key, make):
+        """The value for key, made (and kept) on first use; a make() that returns None
+        stores nothing."""
         with self._lock:
             value = self._items.get(key)
             if value is not None:
                 self._items.move_to_end(key)
                 return value
         value = make()
+        if value is None:
+            return None
         with self._lock:
             self._items[key] = value
             if len(self._items) > self._size:
