@@ -141,7 +141,8 @@ def implementations(case, peers):
         same = ops[0] is ops[1]
         impls["swiftgram"] = (lambda: swiftgram.gram(ops[0])) if same else (lambda: swiftgram.gram(ops[0], ops[1]))
     else:
-        impls["swiftgram"] = lambda: swiftgram.einsum(sub, *ops)
+        # optimize=True, as asked of numpy.einsum: for 3+ operands the path matters.
+        impls["swiftgram"] = lambda: swiftgram.einsum(sub, *ops, optimize=True)
     if s != 1.0:
         impls["numpy.einsum(opt)"] = lambda: np.einsum(sub, *ops, optimize=True) * s
     else:

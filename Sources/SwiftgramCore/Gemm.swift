@@ -375,11 +375,12 @@ struct Gemm<E: Element> {
 
 /// Whether panels can be read where they are: unit-stride rows, uniform k stride, no type
 /// conversion, and k steps short enough that a panel's rows do not alias much in L1 (a
-/// power-of-two step maps every row into a few cache sets). Measured on the Gram shapes:
-/// in place wins up to 1 KiB steps (8x28x28x256), packing wins at 2 KiB (16x14x14x512).
+/// power-of-two step maps every row into a few cache sets). Measured on one core with the
+/// Gram shapes: in place wins at 512 B steps (4x56x56x128: 3.0 against 3.4 ms), packing
+/// wins from 1 KiB (8x28x28x256: 4.9 against 5.6 ms; 16x14x14x512 at 2 KiB).
 func readsInPlace<E: Element>(_: E.Type, rows: IndexMap, ks: IndexMap) -> Bool {
     guard E.self == E.Acc.self, rows.step == 1, let k = ks.step else { return false }
-    return abs(k) * MemoryLayout<E>.stride <= 1024
+    return abs(k) * MemoryLayout<E>.stride <= 512
 }
 
 /// Runs one step on the packed GEMM engine; false if an index set is too irregular and too

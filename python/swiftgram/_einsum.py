@@ -64,15 +64,16 @@ def _prepare(subscripts: str, operands: list, arrays: list, dtype: Any, casting:
     return _Prepared(plan, tuple(shape), dt, dtype_code(dt), is_view, cast_error)
 
 
-# The common call, einsum(subscripts, *arrays) with default keywords on C-contiguous,
-# aligned arrays of the result's dtype, skips the general checks once its signature has
-# been seen: key (subscripts, shape, dtype, ...) -> prepared call (filled by _contract).
+# The common call, einsum(subscripts, *arrays) with default keywords (any simple optimize)
+# on C-contiguous, aligned arrays of the result's dtype, skips the general checks once its
+# signature has been seen: key (optimize, subscripts, shape, dtype, ...) -> prepared call
+# (filled by _contract).
 _fast = LRUCache(512)
 _MISS = object()
 
 
-def _fast_call(operands: tuple) -> Any:
-    key = [operands[0]]
+def _fast_call(operands: tuple, optimize: Any) -> Any:
+    key = [optimize, operands[0]]
     for a in operands[1:]:
         if type(a) is not np.ndarray:
             return _MISS
@@ -125,10 +126,10 @@ def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str,
     if p.cast_error:
         raise TypeError(p.cast_error)
     inputs = [a if usable_in_place(a, dt) else a.astype(dt, order="C") for a in arrays]
-    if (out is None and dtype is None and casting == "safe" and optimize is False and alpha == 1.0
+    if (out is None and dtype is None and casting == "safe" and type(optimize) in (bool, str) and alpha == 1.0
             and allow_view and all(a is o and a.dtype == dt and a.dtype.isnative for a, o in zip(arrays, operands))):
         # Remember this signature for _fast_call.
-        fkey = (subscripts, *[x for a in arrays for x in (a.shape, a.dtype)])
+        fkey = (optimize, subscripts, *[x for a in arrays for x in (a.shape, a.dtype)])
         _fast.get(fkey, lambda: p)
     if out is not None:
         if not np.can_cast(dt, out.dtype, casting):
@@ -162,9 +163,9 @@ def einsum(*operands: Any, out: np.ndarray | None = None, dtype: Any = None, ord
     Differences from NumPy: object and longdouble dtypes raise TypeError; mixed input
     dtypes are converted to the result dtype before the call (NumPy buffers them).
     """
-    if (out is None and dtype is None and order == "K" and casting == "safe" and optimize is False
-            and operands and type(operands[0]) is str):
-        result = _fast_call(operands)
+    if (out is None and dtype is None and order == "K" and casting == "safe"
+            and type(optimize) in (bool, str) and operands and type(operands[0]) is str):
+        result = _fast_call(operands, optimize)
         if result is not _MISS:
             return result
     subscripts, ops = split_arguments(operands)
