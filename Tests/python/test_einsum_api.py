@@ -359,3 +359,12 @@ def test_repeated_signature_fast_path_stays_correct(rng):
     np.testing.assert_allclose(swiftgram.einsum("ij,jk->ik", a[::-1][::-1], b.tolist()), expected)
     t = swiftgram.einsum("ij->ji", a)
     assert np.shares_memory(swiftgram.einsum("ij->ji", a), a) and np.shares_memory(t, a)
+
+
+def test_view_signature_never_takes_the_copying_fast_path():
+    # A first call whose strides rule out a view computes a copy; a later C-contiguous
+    # call with the same shapes and dtype must still return NumPy's view.
+    odd = np.zeros(12, dtype=[("x", "f8"), ("pad", "u1")])["x"].reshape(4, 3)  # 9-byte strides
+    swiftgram.einsum("ij->ji", odd)
+    a = np.arange(12.0).reshape(4, 3)
+    assert np.shares_memory(swiftgram.einsum("ij->ji", a), a)

@@ -17,7 +17,6 @@ def _result_dtype(operands: list, arrays: list, dtype: Any) -> np.dtype:
     else:
         # Python scalars take part as weak scalars (NEP 50), exactly as in numpy.einsum.
         dt = np.result_type(*[o if is_python_scalar(o) else a for o, a in zip(operands, arrays)])
-    dtype_code(dt)
     return dt.newbyteorder("=")
 
 
@@ -127,7 +126,7 @@ def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str,
         raise TypeError(p.cast_error)
     inputs = [a if usable_in_place(a, dt) else a.astype(dt, order="C") for a in arrays]
     if (out is None and dtype is None and casting == "safe" and type(optimize) in (bool, str) and alpha == 1.0
-            and allow_view and all(a is o and a.dtype == dt and a.dtype.isnative for a, o in zip(arrays, operands))):
+            and allow_view and not p.is_view and all(a is o and a.dtype == dt and a.dtype.isnative for a, o in zip(arrays, operands))):
         # Remember this signature for _fast_call.
         fkey = (optimize, subscripts, *[x for a in arrays for x in (a.shape, a.dtype)])
         _fast.get(fkey, lambda: p)
