@@ -57,9 +57,15 @@ extension Plan {
 
     /// Element strides of each output axis for the view NumPy returns when `isView`.
     public func viewStrides(operandStrides: [Int]) -> [Int] {
-        let labels = subscripts.inputs[0]
-        return subscripts.output.map { l in
-            labels.indices.filter { labels[$0] == l && shapes[0][$0] != 1 }.reduce(0) { $0 + operandStrides[$1] }
+        combinedStrides(operand: 0, labels: subscripts.output, axisStrides: operandStrides)
+    }
+
+    /// Element stride of each label over operand `k`'s axes: a repeated label (diagonal)
+    /// sums its axes' strides, and a broadcast size-1 axis contributes 0.
+    func combinedStrides(operand k: Int, labels: [Int], axisStrides: [Int]) -> [Int] {
+        let axes = subscripts.inputs[k]
+        return labels.map { l in
+            axes.indices.filter { axes[$0] == l && shapes[k][$0] != 1 }.reduce(0) { $0 + axisStrides[$1] }
         }
     }
 
@@ -67,14 +73,8 @@ extension Plan {
         if outputCount == 0 { return }
         var slots: [Bound<E>?] = []
         for (k, op) in operands.enumerated() {
-            // Unique labels; a repeated label (diagonal) sums its axes' strides, and a
-            // broadcast size-1 axis contributes stride 0.
-            let axes = subscripts.inputs[k]
-            let labels = slotLabels[k]
-            let strides = labels.map { l in
-                axes.indices.filter { axes[$0] == l && shapes[k][$0] != 1 }.reduce(0) { $0 + op.strides[$1] }
-            }
-            slots.append(Bound(base: op.data.assumingMemoryBound(to: E.self), labels: labels, strides: strides))
+            let strides = combinedStrides(operand: k, labels: slotLabels[k], axisStrides: op.strides)
+            slots.append(Bound(base: op.data.assumingMemoryBound(to: E.self), labels: slotLabels[k], strides: strides))
         }
         let out = Bound(base: output.data.assumingMemoryBound(to: E.self), labels: subscripts.output,
                         strides: output.strides)
