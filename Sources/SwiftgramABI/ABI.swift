@@ -158,28 +158,26 @@ public func sg_plan_execute(
         if alpha != 1, dt.isIntegerOrBool {
             throw EinsumError(.type, "einsum: a scale factor needs a floating or complex dtype, not \(dt.name)")
         }
-        var ops: [TensorArg] = []
+        // Shapes are compared in place: this path allocates nothing (tiny calls stay cheap).
+        guard let data else { throw .value("einsum: missing operand data pointers") }
         var at = 0
         for k in 0..<pl.shapes.count {
-            guard let data, let ptr = data[k] else { throw .value("einsum: operand \(k) has no data pointer") }
+            if data[k] == nil { throw .value("einsum: operand \(k) has no data pointer") }
             let nd = pl.shapes[k].count
             guard nd == 0 || (strides != nil && shapes != nil) else { throw .value("einsum: missing strides") }
-            let shape = (0..<nd).map { Int(shapes![at + $0]) }
-            if shape != pl.shapes[k] {
+            for d in 0..<nd where Int(shapes![at + d]) != pl.shapes[k][d] {
+                let shape = (0..<nd).map { Int(shapes![at + $0]) }
                 throw .value("einsum: operand \(k) has shape \(shape) but the plan was made for \(pl.shapes[k])")
             }
-            ops.append(TensorArg(data: UnsafeMutableRawPointer(mutating: ptr),
-                                 strides: (0..<nd).map { Int(strides![at + $0]) }))
             at += nd
         }
         let ond = pl.outputShape.count
         guard ond == 0 || (outStrides != nil && outShape != nil) else { throw .value("einsum: missing output strides") }
-        let oshape = (0..<ond).map { Int(outShape![$0]) }
-        if oshape != pl.outputShape {
+        for d in 0..<ond where Int(outShape![d]) != pl.outputShape[d] {
+            let oshape = (0..<ond).map { Int(outShape![$0]) }
             throw .value("einsum: output has shape \(oshape) but the result has shape \(pl.outputShape)")
         }
-        let out = TensorArg(data: outData, strides: (0..<ond).map { Int(outStrides![$0]) })
-        try pl.execute(dtype: dt, operands: ops, output: out, alpha: alpha)
+        try pl.execute(dtype: dt, data: data, strides: strides, output: outData, outputStrides: outStrides, alpha: alpha)
         return 0
     } catch {
         return report(error, err, errlen)

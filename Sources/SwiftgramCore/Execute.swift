@@ -1,5 +1,13 @@
-// Execution of a plan on concrete memory: binds strides to the plan's slots, allocates
-// intermediates, and runs every step with the GEMM engine or the loop kernel.
+// Execution of a plan on concrete memory, in two halves:
+//   bind  everything that depends on the layout (the element strides of operands and
+//         output) but not on the data: label strides, loop orders, GEMM offset tables;
+//   run   the steps on data pointers, allocating intermediates.
+// A plan keeps its last binding, so repeated calls on the same layout (the usual case: same
+// shapes, contiguous arrays) only hand over pointers: a 4x4 product costs a few hundred ns.
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One operand or the output as the ABI hands it over: data and per-axis element strides.
 public struct TensorArg {
@@ -11,18 +19,81 @@ public struct TensorArg {
     }
 }
 
-/// A slot bound to memory: base pointer and one stride per unique label.
-struct Bound<E> {
-    var base: UnsafeMutablePointer<E>
-    var labels: [Int]
-    var strides: [Int]
-    func stride(of label: Int) -> Int {
-        labels.firstIndex(of: label).map { strides[$0] } ?? 0
+/// GEMM pays for packing; below these sizes the loop kernel is faster.
+let gemmMinMN = 4, gemmMinK = 4, gemmMinWork = 4096
+
+/// One step of a plan with its layout resolved. Slots index the data pointers of a call:
+/// operands, intermediates, then the caller's output.
+struct BoundStep {
+    enum Work {
+        case loop(LoopNest)
+        case gemm(GemmLayout)
+    }
+    let work: Work
+    let a: Int, b: Int?, c: Int
+    /// Elements of the intermediate `c` to allocate before the step (nil: c exists).
+    let allocate: Int?
+    /// Intermediates whose last reader is this step (freed after it).
+    let frees: [Int]
+    /// Writes the caller's output, so the scale factor applies.
+    let scaled: Bool
+}
+
+/// A plan bound to one layout.
+final class Binding {
+    /// Operand strides, then output strides (elements): the layout this binding is for.
+    let key: [Int]
+    let steps: [BoundStep]
+    let slotCount: Int
+
+    init(key: [Int], steps: [BoundStep], slotCount: Int) {
+        self.key = key
+        self.steps = steps
+        self.slotCount = slotCount
+    }
+
+    func matches(_ strides: UnsafePointer<Int64>?, _ count: Int, _ outStrides: UnsafePointer<Int64>?) -> Bool {
+        for i in 0..<count where key[i] != Int(strides![i]) { return false }
+        for i in count..<key.count where key[i] != Int(outStrides![i - count]) { return false }
+        return true
+    }
+
+    /// Offset-table entries held (bindings holding many are not kept between calls).
+    var tableEntries: Int {
+        steps.reduce(0) { n, s in
+            if case .gemm(let l) = s.work { return n + l.tableEntries }
+            return n
+        }
     }
 }
 
-/// GEMM pays for packing; below these sizes the loop kernel is faster.
-let gemmMinMN = 4, gemmMinK = 4, gemmMinWork = 4096
+/// The last binding a plan made, shared by the threads that call it.
+final class BindingCache {
+    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private var latest: Binding?
+    /// Bindings with more table entries than this are rebuilt per call rather than kept
+    /// (a cached plan must not pin large tables; such steps are large enough to amortise).
+    static let keepLimit = 1 << 16
+
+    init() { pthread_mutex_init(lock, nil) }
+    deinit {
+        pthread_mutex_destroy(lock)
+        lock.deallocate()
+    }
+
+    func get(_ matches: (Binding) -> Bool) -> Binding? {
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        return latest.flatMap { matches($0) ? $0 : nil }
+    }
+
+    func keep(_ b: Binding) {
+        if b.tableEntries > BindingCache.keepLimit { return }
+        pthread_mutex_lock(lock)
+        latest = b
+        pthread_mutex_unlock(lock)
+    }
+}
 
 extension Plan {
     /// Runs the contraction. `alpha` scales the result (the Gram's 1/(h*w)); it must be 1
@@ -37,21 +108,49 @@ extension Plan {
         if output.strides.count != outputShape.count {
             throw .value("einsum: output has \(output.strides.count) strides for \(outputShape.count) dimensions")
         }
-        switch dtype {
-        case .bool: try run(Bool.self, operands, output, alpha)
-        case .int8: try run(Int8.self, operands, output, alpha)
-        case .int16: try run(Int16.self, operands, output, alpha)
-        case .int32: try run(Int32.self, operands, output, alpha)
-        case .int64: try run(Int64.self, operands, output, alpha)
-        case .uint8: try run(UInt8.self, operands, output, alpha)
-        case .uint16: try run(UInt16.self, operands, output, alpha)
-        case .uint32: try run(UInt32.self, operands, output, alpha)
-        case .uint64: try run(UInt64.self, operands, output, alpha)
-        case .float16: try run(Float16.self, operands, output, alpha)
-        case .float32: try run(Float.self, operands, output, alpha)
-        case .float64: try run(Double.self, operands, output, alpha)
-        case .complex64: try run(Complex<Float>.self, operands, output, alpha)
-        case .complex128: try run(Complex<Double>.self, operands, output, alpha)
+        let data: [UnsafeRawPointer?] = operands.map { UnsafeRawPointer($0.data) }
+        let strides = operands.flatMap(\.strides).map(Int64.init), outStrides = output.strides.map(Int64.init)
+        try execute(dtype: dtype, data: data, strides: strides, output: output.data, outputStrides: outStrides, alpha: alpha)
+    }
+
+    /// Runs the contraction on raw arguments: one data pointer per operand, every operand's
+    /// element strides concatenated, and the output's. Counts are the plan's (the caller
+    /// has checked the shapes).
+    public func execute(dtype: DType, data: UnsafePointer<UnsafeRawPointer?>, strides: UnsafePointer<Int64>?,
+                        output: UnsafeMutableRawPointer, outputStrides: UnsafePointer<Int64>?,
+                        alpha: Double = 1) throws(EinsumError) {
+        if outputCount == 0 { return }
+        let count = operandStrideCount
+        var binding = bindings.get { $0.matches(strides, count, outputStrides) }
+        if binding == nil {
+            let b = try bind(strides: (0..<count).map { Int(strides![$0]) },
+                             outputStrides: (0..<outputShape.count).map { Int(outputStrides![$0]) })
+            bindings.keep(b)
+            binding = b
+        }
+        let b = binding!
+        try withUnsafeTemporaryAllocation(of: UnsafeMutableRawPointer?.self, capacity: b.slotCount) { buffer throws(EinsumError) in
+            let slots = buffer.baseAddress!
+            slots.initialize(repeating: nil, count: b.slotCount)
+            for k in 0..<shapes.count { slots[k] = UnsafeMutableRawPointer(mutating: data[k]) }
+            slots[b.slotCount - 1] = output
+            defer { for i in shapes.count..<b.slotCount - 1 { free(slots[i]) } }
+            switch dtype {
+            case .bool: try run(Bool.self, b, slots, alpha)
+            case .int8: try run(Int8.self, b, slots, alpha)
+            case .int16: try run(Int16.self, b, slots, alpha)
+            case .int32: try run(Int32.self, b, slots, alpha)
+            case .int64: try run(Int64.self, b, slots, alpha)
+            case .uint8: try run(UInt8.self, b, slots, alpha)
+            case .uint16: try run(UInt16.self, b, slots, alpha)
+            case .uint32: try run(UInt32.self, b, slots, alpha)
+            case .uint64: try run(UInt64.self, b, slots, alpha)
+            case .float16: try run(Float16.self, b, slots, alpha)
+            case .float32: try run(Float.self, b, slots, alpha)
+            case .float64: try run(Double.self, b, slots, alpha)
+            case .complex64: try run(Complex<Float>.self, b, slots, alpha)
+            case .complex128: try run(Complex<Double>.self, b, slots, alpha)
+            }
         }
     }
 
@@ -62,92 +161,119 @@ extension Plan {
 
     /// Element stride of each label over operand `k`'s axes: a repeated label (diagonal)
     /// sums its axes' strides, and a broadcast size-1 axis contributes 0.
-    func combinedStrides(operand k: Int, labels: [Int], axisStrides: [Int]) -> [Int] {
+    func combinedStrides(operand k: Int, labels: [Int], axisStrides: ArraySlice<Int>) -> [Int] {
         let axes = subscripts.inputs[k]
         return labels.map { l in
-            axes.indices.filter { axes[$0] == l && shapes[k][$0] != 1 }.reduce(0) { $0 + axisStrides[$1] }
+            axes.indices.filter { axes[$0] == l && shapes[k][$0] != 1 }.reduce(0) { $0 + axisStrides[axisStrides.startIndex + $1] }
         }
     }
 
-    private func run<E: Element>(_: E.Type, _ operands: [TensorArg], _ output: TensorArg, _ alpha: Double) throws(EinsumError) {
-        if outputCount == 0 { return }
-        var slots: [Bound<E>?] = []
-        for (k, op) in operands.enumerated() {
-            let strides = combinedStrides(operand: k, labels: slotLabels[k], axisStrides: op.strides)
-            slots.append(Bound(base: op.data.assumingMemoryBound(to: E.self), labels: slotLabels[k], strides: strides))
-        }
-        let out = Bound(base: output.data.assumingMemoryBound(to: E.self), labels: subscripts.output,
-                        strides: output.strides)
-        var owned: [UnsafeMutablePointer<E>] = []
-        defer { for p in owned { deallocate(p) } }
+    func combinedStrides(operand k: Int, labels: [Int], axisStrides: [Int]) -> [Int] {
+        combinedStrides(operand: k, labels: labels, axisStrides: axisStrides[...])
+    }
 
-        for step in steps {
-            let target: Bound<E>
-            if step.result == Plan.outputSlot {
-                target = out
-            } else {
-                let sizes = step.resultLabels.map { self.sizes[$0] }
-                guard let count = checkedProduct(sizes) else {
-                    throw EinsumError(.memory, "einsum: intermediate with shape \(sizes) is too large")
+    /// Resolves every step for one layout.
+    func bind(strides: [Int], outputStrides: [Int]) throws(EinsumError) -> Binding {
+        let outSlot = slotLabels.count
+        func slot(_ s: Int) -> Int { s == Plan.outputSlot ? outSlot : s }
+        // Each slot's labels and their element strides.
+        let labels = slotLabels + [subscripts.output]
+        var slotStrides = [[Int]](repeating: [], count: outSlot + 1)
+        var at = 0
+        for k in shapes.indices {
+            slotStrides[k] = combinedStrides(operand: k, labels: slotLabels[k], axisStrides: strides[at..<at + shapes[k].count])
+            at += shapes[k].count
+        }
+        slotStrides[outSlot] = outputStrides
+        var lastUse = [Int](repeating: -1, count: outSlot + 1)
+        for (i, step) in steps.enumerated() { for s in step.inputs { lastUse[s] = i } }
+
+        var bound: [BoundStep] = []
+        for (i, step) in steps.enumerated() {
+            let c = slot(step.result)
+            var allocate: Int? = nil
+            if c != outSlot {
+                // Intermediates are dense, row-major over their labels.
+                let dims = step.resultLabels.map { sizes[$0] }
+                guard let count = checkedProduct(dims) else {
+                    throw EinsumError(.memory, "einsum: intermediate with shape \(dims) is too large")
                 }
-                let p = try allocate(E.self, count: count, what: "an intermediate of shape \(sizes)")
-                owned.append(p)
-                var strides = [Int](repeating: 1, count: sizes.count)
-                for d in stride(from: sizes.count - 2, through: 0, by: -1) { strides[d] = strides[d + 1] * max(sizes[d + 1], 1) }
-                target = Bound(base: p, labels: step.resultLabels, strides: strides)
-                while slots.count <= step.result { slots.append(nil) }
-                slots[step.result] = target
+                var st = [Int](repeating: 1, count: dims.count)
+                for d in stride(from: dims.count - 2, through: 0, by: -1) { st[d] = st[d + 1] * max(dims[d + 1], 1) }
+                slotStrides[c] = st
+                allocate = count
             }
-            let scale = E.Acc(scale: step.result == Plan.outputSlot ? alpha : 1)
-            guard let a = slots[step.inputs[0]] else { throw .value("einsum: internal plan error (slot \(step.inputs[0]))") }
+            func strideOf(_ l: Int, _ s: Int) -> Int { labels[s].firstIndex(of: l).map { slotStrides[s][$0] } ?? 0 }
+            let a = step.inputs[0]
+            let frees = step.inputs.filter { $0 >= shapes.count && lastUse[$0] == i }
+            let scaled = c == outSlot
             switch step.kind {
             case .reduce:
-                let outer = target.labels.map { l in Dim(size: sizes[l], a: a.stride(of: l), b: 0, c: target.stride(of: l)) }
-                let inner = a.labels.filter { !target.labels.contains($0) }.map { l in
-                    Dim(size: sizes[l], a: a.stride(of: l), b: 0, c: 0)
+                let outer = labels[c].map { l in Dim(size: sizes[l], a: strideOf(l, a), b: 0, c: strideOf(l, c)) }
+                let inner = labels[a].filter { !labels[c].contains($0) }.map { l in
+                    Dim(size: sizes[l], a: strideOf(l, a), b: 0, c: 0)
                 }
                 // (The inner set is at most the operand's own element count, which fits.)
-                loopKernel(a: a.base, b: nil, c: target.base, outer: outer, inner: inner, alpha: scale)
+                bound.append(BoundStep(work: .loop(LoopNest(outer: outer, inner: inner)), a: a, b: nil, c: c,
+                                       allocate: allocate, frees: frees, scaled: scaled))
             case .contract:
-                guard let b = slots[step.inputs[1]] else { throw .value("einsum: internal plan error (slot \(step.inputs[1]))") }
-                try contract(a, b, into: target, alpha: scale)
+                let b = step.inputs[1]
+                var p = GemmProblem(batch: [], m: [], n: [], k: [])
+                var all = labels[c]
+                for l in labels[a] + labels[b] where !all.contains(l) { all.append(l) }
+                for l in all {
+                    let inA = labels[a].contains(l), inB = labels[b].contains(l), inC = labels[c].contains(l)
+                    let d = Dim(size: sizes[l], a: strideOf(l, a), b: strideOf(l, b), c: strideOf(l, c))
+                    switch (inA, inB, inC) {
+                    case (true, true, true): p.batch.append(d)
+                    case (true, false, true): p.m.append(d)
+                    case (false, true, true): p.n.append(d)
+                    case (_, _, false): p.k.append(d)        // summed; a one-sided label has stride 0 on the other
+                    default: p.batch.append(d)               // output-only label: broadcast, stride 0
+                    }
+                }
+                let M = p.m.reduce(1) { $0 * $1.size }, N = p.n.reduce(1) { $0 * $1.size }  // both <= output size
+                guard let K = checkedProduct(p.k.map(\.size)), let work = checkedProduct([M, N, K]) else {
+                    throw .value("einsum: a contraction step sums over more terms than can be counted (sizes \(p.k.map(\.size)))")
+                }
+                if min(M, N) >= gemmMinMN && K >= gemmMinK && work >= gemmMinWork {
+                    // The kernel stores N with vector stores: give N the side contiguous in C.
+                    let cm = p.m.map { abs($0.c) }.min() ?? 0, cn = p.n.map { abs($0.c) }.min() ?? 0
+                    let swap = cm < cn
+                    let q = swap ? GemmProblem(batch: p.batch.map(swapAB), m: p.n.map(swapAB), n: p.m.map(swapAB),
+                                               k: p.k.map(swapAB)) : p
+                    if let layout = GemmLayout(q) {
+                        bound.append(BoundStep(work: .gemm(layout), a: swap ? b : a, b: swap ? a : b, c: c,
+                                               allocate: allocate, frees: frees, scaled: scaled))
+                        continue
+                    }
+                }
+                bound.append(BoundStep(work: .loop(LoopNest(outer: p.batch + p.m + p.n, inner: p.k)), a: a, b: b, c: c,
+                                       allocate: allocate, frees: frees, scaled: scaled))
             }
         }
+        return Binding(key: strides + outputStrides, steps: bound, slotCount: outSlot + 1)
     }
 
-    private func contract<E: Element>(_ a: Bound<E>, _ b: Bound<E>, into c: Bound<E>, alpha: E.Acc) throws(EinsumError) {
-        var p = GemmProblem(batch: [], m: [], n: [], k: [])
-        var all = c.labels
-        for l in a.labels + b.labels where !all.contains(l) { all.append(l) }
-        for l in all {
-            let inA = a.labels.contains(l), inB = b.labels.contains(l), inC = c.labels.contains(l)
-            let d = Dim(size: sizes[l], a: a.stride(of: l), b: b.stride(of: l), c: c.stride(of: l))
-            switch (inA, inB, inC) {
-            case (true, true, true): p.batch.append(d)
-            case (true, false, true): p.m.append(d)
-            case (false, true, true): p.n.append(d)
-            case (_, _, false): p.k.append(d)        // summed; a one-sided label has stride 0 on the other
-            default: p.batch.append(d)               // output-only label: broadcast, stride 0
+    private func run<E: Element>(_: E.Type, _ binding: Binding, _ slots: UnsafeMutablePointer<UnsafeMutableRawPointer?>,
+                                 _ alpha: Double) throws(EinsumError) {
+        func data(_ s: Int) -> UnsafeMutablePointer<E> { slots[s]!.assumingMemoryBound(to: E.self) }
+        for step in binding.steps {
+            if let count = step.allocate {
+                slots[step.c] = UnsafeMutableRawPointer(try allocate(E.self, count: count, what: "an intermediate of \(count) elements"))
+            }
+            let scale = E.Acc(scale: step.scaled ? alpha : 1)
+            switch step.work {
+            case .loop(let nest):
+                nest.run(a: data(step.a), b: step.b.map { data($0) }, c: data(step.c), alpha: scale)
+            case .gemm(let layout):
+                try gemmKernel(a: data(step.a), b: data(step.b!), c: data(step.c), layout: layout, alpha: scale)
+            }
+            for s in step.frees {
+                free(slots[s])
+                slots[s] = nil
             }
         }
-        let M = p.m.reduce(1) { $0 * $1.size }, N = p.n.reduce(1) { $0 * $1.size }  // both <= output size
-        guard let K = checkedProduct(p.k.map(\.size)), let work = checkedProduct([M, N, K]) else {
-            throw .value("einsum: a contraction step sums over more terms than can be counted (sizes \(p.k.map(\.size)))")
-        }
-        if min(M, N) >= gemmMinMN && K >= gemmMinK && work >= gemmMinWork {
-            // The kernel stores N with vector stores: give N the side contiguous in C.
-            let cm = p.m.map { abs($0.c) }.min() ?? 0, cn = p.n.map { abs($0.c) }.min() ?? 0
-            let done: Bool
-            if cm < cn {
-                let swapped = GemmProblem(batch: p.batch.map(swapAB), m: p.n.map(swapAB), n: p.m.map(swapAB),
-                                          k: p.k.map(swapAB))
-                done = try gemmKernel(a: b.base, b: a.base, c: c.base, problem: swapped, alpha: alpha)
-            } else {
-                done = try gemmKernel(a: a.base, b: b.base, c: c.base, problem: p, alpha: alpha)
-            }
-            if done { return }
-        }
-        loopKernel(a: a.base, b: b.base, c: c.base, outer: p.batch + p.m + p.n, inner: p.k, alpha: alpha)
     }
 }
 

@@ -383,33 +383,62 @@ func readsInPlace<E: Element>(_: E.Type, rows: IndexMap, ks: IndexMap) -> Bool {
     return abs(k) * MemoryLayout<E>.stride <= 512
 }
 
-/// Runs one step on the packed GEMM engine; false if an index set is too irregular and too
-/// large for offset tables (the caller then uses the loop kernel).
+/// The layout half of a GEMM step, independent of data and element type: the index sets
+/// ordered and flattened into offset tables. Made once per layout of the operands.
+struct GemmLayout {
+    let aRows: IndexMap, aK: IndexMap, bRows: IndexMap, bK: IndexMap
+    let cRows: IndexMap, cCols: IndexMap
+    let batch: [Dim]
+    let nb: Int
+    /// Pack along whichever index is contiguous in memory.
+    let aRowsOuter: Bool, bRowsOuter: Bool
+
+    /// nil when an index set is too irregular and too large for offset tables (the step
+    /// then runs on the loop kernel).
+    init?(_ problem: GemmProblem) {
+        // M and N follow C's layout, so C's columns are one progression wherever they can be
+        // (the micro-kernel then stores straight into C); packing copes with any order.
+        let mDims = problem.m.sorted { abs($0.c) != abs($1.c) ? abs($0.c) > abs($1.c) : abs($0.a) > abs($1.a) }
+        let nDims = problem.n.sorted { abs($0.c) != abs($1.c) ? abs($0.c) > abs($1.c) : abs($0.b) > abs($1.b) }
+        // K order: an operand whose rows are contiguous packs well whatever the K order, so
+        // walk K in the other operand's memory order (e.g. 'acbd,dcfe->abef': A's d is
+        // contiguous, B's e is); otherwise in both together.
+        let aRowsUnit = mDims.last.map { abs($0.a) == 1 } ?? false
+        let bRowsUnit = nDims.last.map { abs($0.b) == 1 } ?? false
+        let kDims = problem.k.sorted {
+            bRowsUnit && !aRowsUnit ? abs($0.a) > abs($1.a)
+                : aRowsUnit && !bRowsUnit ? abs($0.b) > abs($1.b)
+                : abs($0.a) + abs($0.b) > abs($1.a) + abs($1.b)
+        }
+        guard let aRows = IndexMap(mDims, { $0.a }), let aK = IndexMap(kDims, { $0.a }),
+              let bRows = IndexMap(nDims, { $0.b }), let bK = IndexMap(kDims, { $0.b }),
+              let cRows = IndexMap(mDims, { $0.c }), let cCols = IndexMap(nDims, { $0.c }) else { return nil }
+        (self.aRows, self.aK, self.bRows, self.bK, self.cRows, self.cCols) = (aRows, aK, bRows, bK, cRows, cCols)
+        batch = problem.batch.filter { $0.size != 1 }
+        nb = batch.reduce(1) { $0 * $1.size }
+        let K = aK.count
+        func rowsOuter(_ rows: IndexMap, _ ks: IndexMap) -> Bool {
+            K > 1 && (rows.count == 1 || abs(ks[1] - ks[0]) < abs(rows[1] - rows[0]))
+        }
+        aRowsOuter = rowsOuter(aRows, aK)
+        bRowsOuter = rowsOuter(bRows, bK)
+    }
+
+    /// Offset-table entries held (what keeping this layout costs in memory).
+    var tableEntries: Int {
+        [aRows, aK, bRows, bK, cRows, cCols].reduce(0) { $0 + $1.table.count }
+    }
+}
+
+/// Runs one step on the packed GEMM engine.
 func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeMutablePointer<E>,
-                            problem: GemmProblem, alpha: E.Acc) throws(EinsumError) -> Bool {
+                            layout l: GemmLayout, alpha: E.Acc) throws(EinsumError) {
     let kernel = E.Acc.microkernel
     let MR = kernel.mr, NR = kernel.nr
-    // M and N follow C's layout, so C's columns are one progression wherever they can be
-    // (the micro-kernel then stores straight into C); packing copes with any order.
-    let mDims = problem.m.sorted { abs($0.c) != abs($1.c) ? abs($0.c) > abs($1.c) : abs($0.a) > abs($1.a) }
-    let nDims = problem.n.sorted { abs($0.c) != abs($1.c) ? abs($0.c) > abs($1.c) : abs($0.b) > abs($1.b) }
-    // K order: an operand whose rows are contiguous packs well whatever the K order, so
-    // walk K in the other operand's memory order (e.g. 'acbd,dcfe->abef': A's d is
-    // contiguous, B's e is); otherwise in both together.
-    let aRowsUnit = mDims.last.map { abs($0.a) == 1 } ?? false
-    let bRowsUnit = nDims.last.map { abs($0.b) == 1 } ?? false
-    let kDims = problem.k.sorted {
-        bRowsUnit && !aRowsUnit ? abs($0.a) > abs($1.a)
-            : aRowsUnit && !bRowsUnit ? abs($0.b) > abs($1.b)
-            : abs($0.a) + abs($0.b) > abs($1.a) + abs($1.b)
-    }
-    guard let aRows = IndexMap(mDims, { $0.a }), let aK = IndexMap(kDims, { $0.a }),
-          let bRows = IndexMap(nDims, { $0.b }), let bK = IndexMap(kDims, { $0.b }),
-          let cRows = IndexMap(mDims, { $0.c }), let cCols = IndexMap(nDims, { $0.c }) else { return false }
+    let (aRows, aK, bRows, bK, cRows, cCols) = (l.aRows, l.aK, l.bRows, l.bK, l.cRows, l.cCols)
     let M = cRows.count, N = cCols.count, K = aK.count
-    let batch = problem.batch.filter { $0.size != 1 }
-    let nb = batch.reduce(1) { $0 * $1.size }
-    if M == 0 || N == 0 || nb == 0 { return true }
+    let batch = l.batch, nb = l.nb
+    if M == 0 || N == 0 || nb == 0 { return }
     if K == 0 {
         // Empty sum: the result is zero.
         var o = Odometer(batch)
@@ -417,17 +446,13 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
             for i in 0..<M { for j in 0..<N { c[o.c + cRows[i] + cCols[j]] = E(acc: E.Acc.zero) } }
             o.next()
         }
-        return true
-    }
-    // Pack along whichever index is contiguous in memory.
-    func rowsOuter(_ rows: IndexMap, _ ks: IndexMap) -> Bool {
-        K > 1 && (rows.count == 1 || abs(ks[1] - ks[0]) < abs(rows[1] - rows[0]))
+        return
     }
     let symmetric = a == b && M == N && aRows == bRows && aK == bK
         && batch.allSatisfy { $0.a == $0.b }
     let g = Gemm<E>(kernel: kernel, blk: Blocking(E.Acc.self, mr: MR, nr: NR), aRows: aRows, aK: aK,
                     bRows: bRows, bK: bK, cRows: cRows, cCols: cCols,
-                    aRowsOuter: rowsOuter(aRows, aK), bRowsOuter: rowsOuter(bRows, bK),
+                    aRowsOuter: l.aRowsOuter, bRowsOuter: l.bRowsOuter,
                     aInPlace: readsInPlace(E.self, rows: aRows, ks: aK), bInPlace: readsInPlace(E.self, rows: bRows, ks: bK),
                     M: M, N: N, K: K, symmetric: symmetric)
     let threads = Threads.count
@@ -495,5 +520,4 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
             o.next()
         }
     }
-    return true
 }

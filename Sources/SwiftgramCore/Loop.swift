@@ -117,50 +117,62 @@ func reduceRun<E: Element>(_ n: Int, _ qa: UnsafePointer<E>, _ sa: Int, _ qb: Un
     return acc
 }
 
-func loopKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>?, c: UnsafeMutablePointer<E>,
-                            outer: [Dim], inner: [Dim], alpha: E.Acc) {
-    let outer = coalesce(outer.filter { $0.size != 1 }.sorted { abs($0.c) > abs($1.c) })
-    let inner = coalesce(inner.filter { $0.size != 1 }.sorted { abs($0.a) + abs($0.b) > abs($1.a) + abs($1.b) })
-    let outerCount = outer.reduce(1) { $0 * $1.size }
-    let innerCount = inner.reduce(1) { $0 * $1.size }
-    if outerCount == 0 { return }
-    // Walk the outer set as rows of its fastest dimension, the K set as runs of its own.
-    let row = outer.last ?? Dim(size: 1, a: 0, b: 0, c: 0)
-    let rowDims = Array(outer.dropLast())
-    let rows = outerCount / row.size
-    let kRow = inner.last ?? Dim(size: 1, a: 0, b: 0, c: 0)
-    let kDims = Array(inner.dropLast())
-    let kRuns = innerCount / max(kRow.size, 1)
-    let dot = E.self == E.Acc.self ? E.Acc.dot : nil
+/// A loop-kernel step with its index sets ordered and coalesced (strides only, no data):
+/// made once per layout, run on any data pointers.
+struct LoopNest {
+    /// The outer set as rows of its fastest dim; the K set as runs of its own fastest.
+    let row: Dim, rowDims: [Dim], rows: Int
+    let kRow: Dim, kDims: [Dim], kRuns: Int
+    let reduces: Bool
+    let outerCount: Int, innerCount: Int
 
-    func runRows(_ first: Int, _ last: Int) {
-        var o = Odometer(rowDims, start: first)
-        for _ in first..<last {
-            let pa = a + o.a, pb = b.map { $0 + o.b }, pc = c + o.c
-            if inner.isEmpty {
-                elementwiseRow(row.size, pa, row.a, pb, row.b, pc, row.c, alpha)
-            } else {
-                for i in 0..<row.size {
-                    var acc = E.Acc.zero
-                    var k = Odometer(kDims)
-                    for _ in 0..<kRuns {
-                        acc = E.Acc.add(acc, reduceRun(kRow.size, pa + i * row.a + k.a, kRow.a,
-                                                       pb.map { $0 + i * row.b + k.b }, kRow.b, dot: dot))
-                        k.next()
-                    }
-                    pc[i * row.c] = E(acc: E.Acc.mul(alpha, acc))
-                }
-            }
-            o.next()
-        }
+    init(outer: [Dim], inner: [Dim]) {
+        let outer = coalesce(outer.filter { $0.size != 1 }.sorted { abs($0.c) > abs($1.c) })
+        let inner = coalesce(inner.filter { $0.size != 1 }.sorted { abs($0.a) + abs($0.b) > abs($1.a) + abs($1.b) })
+        outerCount = outer.reduce(1) { $0 * $1.size }
+        innerCount = inner.reduce(1) { $0 * $1.size }
+        row = outer.last ?? Dim(size: 1, a: 0, b: 0, c: 0)
+        rowDims = Array(outer.dropLast())
+        rows = outerCount / max(row.size, 1)
+        kRow = inner.last ?? Dim(size: 1, a: 0, b: 0, c: 0)
+        kDims = Array(inner.dropLast())
+        kRuns = innerCount / max(kRow.size, 1)
+        reduces = !inner.isEmpty
     }
 
-    let threads = min(Threads.count, rows)
-    let (work, overflow) = outerCount.multipliedReportingOverflow(by: max(innerCount, 1))
-    if threads > 1 && (overflow || work >= parallelLoopWork) {
-        let chunks = min(rows, 4 * threads)
-        parallelFor(chunks, threads: threads) { t, _ in runRows(rows * t / chunks, rows * (t + 1) / chunks) }
-    } else {
-        runRows(0, rows)
+    func run<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>?, c: UnsafeMutablePointer<E>, alpha: E.Acc) {
+        if outerCount == 0 { return }
+        let dot = E.self == E.Acc.self ? E.Acc.dot : nil
+
+        func runRows(_ first: Int, _ last: Int) {
+            var o = Odometer(rowDims, start: first)
+            for _ in first..<last {
+                let pa = a + o.a, pb = b.map { $0 + o.b }, pc = c + o.c
+                if !reduces {
+                    elementwiseRow(row.size, pa, row.a, pb, row.b, pc, row.c, alpha)
+                } else {
+                    for i in 0..<row.size {
+                        var acc = E.Acc.zero
+                        var k = Odometer(kDims)
+                        for _ in 0..<kRuns {
+                            acc = E.Acc.add(acc, reduceRun(kRow.size, pa + i * row.a + k.a, kRow.a,
+                                                           pb.map { $0 + i * row.b + k.b }, kRow.b, dot: dot))
+                            k.next()
+                        }
+                        pc[i * row.c] = E(acc: E.Acc.mul(alpha, acc))
+                    }
+                }
+                o.next()
+            }
+        }
+
+        let threads = min(Threads.count, rows)
+        let (work, overflow) = outerCount.multipliedReportingOverflow(by: max(innerCount, 1))
+        if threads > 1 && (overflow || work >= parallelLoopWork) {
+            let chunks = min(rows, 4 * threads)
+            parallelFor(chunks, threads: threads) { t, _ in runRows(rows * t / chunks, rows * (t + 1) / chunks) }
+        } else {
+            runRows(0, rows)
+        }
     }
 }

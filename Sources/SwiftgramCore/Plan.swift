@@ -34,6 +34,10 @@ public final class Plan {
     public let isView: Bool
     /// Elements in the output (overflow-checked).
     public let outputCount: Int
+    /// Axes of all operands together (the length of the strides a call hands over).
+    public let operandStrideCount: Int
+    /// The binding of the last layout executed (see Execute.swift).
+    let bindings = BindingCache()
 
     public static let outputSlot = -1
 
@@ -52,6 +56,7 @@ public final class Plan {
             throw EinsumError(.memory, "einsum: the output shape \(outputShape) has more elements than can be addressed")
         }
         self.outputCount = count
+        self.operandStrideCount = shapes.reduce(0) { $0 + $1.count }
         for (k, shape) in shapes.enumerated() where checkedProduct(shape) == nil {
             throw EinsumError(.memory, "einsum: operand \(k) shape \(shape) has more elements than can be addressed")
         }
