@@ -37,6 +37,8 @@ class SwiftBuildExt(build_ext):
         ext.extra_objects = [str(SCRATCH / "release" / "libSwiftgramABI.a"),
                              str(static / arch / "swiftrt.o")]
         ext.library_dirs = [str(static)]
+        import numpy  # the shim uses NumPy's C API for the call fast path
+        ext.include_dirs.append(numpy.get_include())
         # Relink whenever the Swift library changed (setuptools only watches C sources).
         ext.depends = [*ext.extra_objects, "Sources/SwiftgramABI/swiftgram.h"]
         super().build_extension(ext)

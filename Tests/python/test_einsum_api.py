@@ -361,6 +361,56 @@ def test_repeated_signature_fast_path_stays_correct(rng):
     assert np.shares_memory(swiftgram.einsum("ij->ji", a), a) and np.shares_memory(t, a)
 
 
+def test_fast_path_matches_the_general_path_on_every_layout(rng):
+    # The first call of a signature validates it; later ones go straight to the core from
+    # the shim. Strided, reversed, Fortran-ordered and 0-d results must come out exactly as
+    # NumPy's, with the same memory order (order='K').
+    a = rng.random((6, 5))
+    b = rng.random((5, 7))
+    swiftgram.einsum("ij,jk->ik", a, b)
+    for x, y in ((a, b), (a[::-1], b[:, ::-1]), (np.asfortranarray(a), np.asfortranarray(b)),
+                 (a.T.copy().T, b), (a[:, :5], b[::1])):
+        for _ in range(2):
+            got = swiftgram.einsum("ij,jk->ik", x, y)
+            want = np.einsum("ij,jk->ik", x, y)
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+            assert got.flags.c_contiguous == want.flags.c_contiguous
+            assert got.flags.f_contiguous == want.flags.f_contiguous
+            assert got.ctypes.data % 64 == 0
+    v = rng.random(9)
+    for _ in range(3):
+        dot = swiftgram.einsum("i,i", v, v)
+        assert isinstance(dot, np.float64) and np.isclose(dot, v @ v)
+        empty = swiftgram.einsum("ij,jk->ik", np.ones((0, 3)), np.ones((3, 2)))
+        assert empty.shape == (0, 2)
+    # Same signature, other kinds of operand: the general path, still right.
+    np.testing.assert_allclose(swiftgram.einsum("ij,jk->ik", np.matrix(a), b), a @ b)
+    big_endian = b.astype(">f8")
+    np.testing.assert_allclose(swiftgram.einsum("ij,jk->ik", a, big_endian), a @ b)
+
+
+def test_fast_path_survives_evictions_from_other_threads(rng):
+    # More signatures than the shim's table holds, called from several threads: entries
+    # are replaced while other threads run them, and every result must stay right.
+    shapes = [(n, 3) for n in range(1, 700)]
+    mats = [rng.random(s) for s in shapes]
+    w = rng.random((3, 2))
+    errors = []
+
+    def work(offset):
+        for i in range(len(mats)):
+            m = mats[(i * 7 + offset) % len(mats)]
+            if not np.allclose(swiftgram.einsum("ij,jk->ik", m, w), m @ w):
+                errors.append(m.shape)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
 def test_view_signature_never_takes_the_copying_fast_path():
     # A first call whose strides rule out a view computes a copy; a later C-contiguous
     # call with the same shapes and dtype must still return NumPy's view.

@@ -8,6 +8,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <numpy/arrayobject.h>
 #include "swiftgram.h"
 
 #define ERRLEN 1024
@@ -275,6 +277,179 @@ done:
     return result;
 }
 
+/* ---- The call fast path ---------------------------------------------------------------
+ * einsum(subscripts, *arrays) with default keywords is the call that repeats (a loop, a
+ * training step). Its result depends only on the signature (subscripts, optimize, every
+ * operand's shape and dtype), which the Python front end validates once and then
+ * remembers here; a call with a known signature goes straight from the ndarrays to the
+ * core: no Python-level checks, no buffer objects, one aligned allocation. Operands must
+ * be plain, aligned, native-order ndarrays (any strides in whole elements); anything else
+ * misses and takes the general path, so the fast path never changes a result. */
+#define FAST_SLOTS 512
+#define FAST_MAX_OPS 8
+#define FAST_MAX_DIMS 32 /* all operands' axes together */
+
+typedef struct {
+    PyObject *subscripts, *optimize, *plan; /* strong references; plan NULL: empty slot */
+    PyArray_Descr *descr;                   /* the result dtype */
+    int code, nops, ndims[FAST_MAX_OPS], type_nums[FAST_MAX_OPS];
+    npy_intp dims[FAST_MAX_DIMS];
+    int out_nd;
+    npy_intp out_dims[FAST_MAX_DIMS];
+    Py_hash_t hash;
+} FastEntry;
+
+static FastEntry fast_table[FAST_SLOTS];
+
+/* optimize values the fast path keys on: True/False and strings ('greedy', ...). */
+static int fast_optimize_ok(PyObject *o) { return PyBool_Check(o) || PyUnicode_CheckExact(o); }
+
+static int fast_same_object(PyObject *a, PyObject *b) {
+    if (a == b) return 1;
+    if (!PyUnicode_CheckExact(a) || !PyUnicode_CheckExact(b)) return 0;
+    return PyUnicode_Compare(a, b) == 0;
+}
+
+/* The signature of arrays ops[0..nops) into e (without the references); -1 if they do
+ * not qualify, -2 on a Python error. */
+static int fast_signature(PyObject *sub, PyObject *const *ops, Py_ssize_t nops, PyObject *optimize, FastEntry *e) {
+    if (!PyUnicode_CheckExact(sub) || nops < 1 || nops > FAST_MAX_OPS || !fast_optimize_ok(optimize)) return -1;
+    Py_hash_t h = PyObject_Hash(sub), ho = PyObject_Hash(optimize);
+    if (h == -1 || ho == -1) return -2;
+    Py_uhash_t x = (Py_uhash_t)h * 1000003u ^ (Py_uhash_t)ho;
+    int at = 0;
+    for (Py_ssize_t k = 0; k < nops; k++) {
+        if (!PyArray_CheckExact(ops[k])) return -1;
+        PyArrayObject *a = (PyArrayObject *)ops[k];
+        int nd = PyArray_NDIM(a);
+        if (at + nd > FAST_MAX_DIMS || !PyArray_ISALIGNED(a) || !PyArray_ISNOTSWAPPED(a)) return -1;
+        e->ndims[k] = nd;
+        e->type_nums[k] = PyArray_TYPE(a);
+        x = (x ^ (Py_uhash_t)(e->type_nums[k] * 64 + nd)) * 1000003u;
+        for (int d = 0; d < nd; d++) {
+            e->dims[at++] = PyArray_DIM(a, d);
+            x = (x ^ (Py_uhash_t)PyArray_DIM(a, d)) * 1000003u;
+        }
+    }
+    e->nops = (int)nops;
+    e->hash = (Py_hash_t)x;
+    return 0;
+}
+
+static int fast_matches(const FastEntry *e, const FastEntry *key, PyObject *sub, PyObject *optimize) {
+    if (!e->plan || e->hash != key->hash || e->nops != key->nops) return 0;
+    int dims = 0;
+    for (int k = 0; k < e->nops; k++) {
+        if (e->ndims[k] != key->ndims[k] || e->type_nums[k] != key->type_nums[k]) return 0;
+        dims += e->ndims[k];
+    }
+    if (memcmp(e->dims, key->dims, sizeof(npy_intp) * dims) != 0) return 0;
+    return fast_same_object(e->subscripts, sub) && fast_same_object(e->optimize, optimize);
+}
+
+/* fast_remember(subscripts, arrays, optimize, plan, code, dtype): the front end vouches
+ * that this signature computes plan in dtype (code) with every array read in place. */
+static PyObject *py_fast_remember(PyObject *self, PyObject *args) {
+    PyObject *sub, *arrays, *optimize, *plan, *dtype_o;
+    int code;
+    if (!PyArg_ParseTuple(args, "UO!OOiO", &sub, &PyTuple_Type, &arrays, &optimize, &plan, &code, &dtype_o)) return NULL;
+    void *p = get_plan(plan);
+    if (!p) return NULL;
+    FastEntry key;
+    int rc = fast_signature(sub, &PyTuple_GET_ITEM(arrays, 0), PyTuple_GET_SIZE(arrays), optimize, &key);
+    if (rc == -2) return NULL;
+    int64_t out_nd = sg_plan_output_ndim(p), shape[128];
+    if (rc < 0 || out_nd > FAST_MAX_DIMS || key.nops != sg_plan_nops(p)) Py_RETURN_FALSE;
+    PyArray_Descr *descr = NULL;
+    if (!PyArray_DescrConverter(dtype_o, &descr)) return NULL;
+    sg_plan_output_shape(p, shape);
+    FastEntry *e = &fast_table[(Py_uhash_t)key.hash % FAST_SLOTS];
+    PyObject *old_sub = e->subscripts, *old_opt = e->optimize, *old_plan = e->plan;
+    PyArray_Descr *old_descr = e->descr;
+    *e = key;
+    e->subscripts = Py_NewRef(sub);
+    e->optimize = Py_NewRef(optimize);
+    e->plan = Py_NewRef(plan);
+    e->descr = descr;
+    e->code = code;
+    e->out_nd = (int)out_nd;
+    for (int d = 0; d < out_nd; d++) e->out_dims[d] = (npy_intp)shape[d];
+    Py_XDECREF(old_sub); Py_XDECREF(old_opt); Py_XDECREF(old_plan); Py_XDECREF(old_descr);
+    Py_RETURN_TRUE;
+}
+
+/* An uninitialised array whose data is 64-byte aligned (as the front end's aligned_empty). */
+static PyObject *aligned_array(PyArray_Descr *descr, int nd, npy_intp *dims, int fortran) {
+    npy_intp count = 1;
+    for (int d = 0; d < nd; d++) count *= dims[d];
+    npy_intp nbytes = (count > 0 ? count : 1) * PyDataType_ELSIZE(descr) + 64;
+    PyObject *raw = PyArray_SimpleNew(1, &nbytes, NPY_UINT8);
+    if (!raw) return NULL;
+    char *data = PyArray_BYTES((PyArrayObject *)raw);
+    data += (64 - (uintptr_t)data % 64) % 64;
+    Py_INCREF(descr);
+    PyObject *arr = PyArray_NewFromDescr(&PyArray_Type, descr, nd, dims, NULL, data,
+                                         NPY_ARRAY_WRITEABLE | (fortran ? NPY_ARRAY_F_CONTIGUOUS : 0), NULL);
+    if (!arr || PyArray_SetBaseObject((PyArrayObject *)arr, raw) < 0) { Py_XDECREF(arr); Py_DECREF(raw); return NULL; }
+    return arr;
+}
+
+/* fast_einsum(args, optimize) -> the result, or None when the signature is not known. */
+static PyObject *py_fast_einsum(PyObject *self, PyObject *const *argv, Py_ssize_t argc) {
+    if (argc != 2 || !PyTuple_CheckExact(argv[0])) return raise_sg(SG_ERR_VALUE, "fast_einsum(args, optimize)");
+    PyObject *args = argv[0], *optimize = argv[1];
+    Py_ssize_t nargs = PyTuple_GET_SIZE(args);
+    if (nargs < 2) Py_RETURN_NONE;
+    PyObject *sub = PyTuple_GET_ITEM(args, 0), *const *ops = &PyTuple_GET_ITEM(args, 1);
+    FastEntry key;
+    int rc = fast_signature(sub, ops, nargs - 1, optimize, &key);
+    if (rc == -2) return NULL;
+    if (rc < 0) Py_RETURN_NONE;
+    FastEntry *e = &fast_table[(Py_uhash_t)key.hash % FAST_SLOTS];
+    if (!fast_matches(e, &key, sub, optimize)) Py_RETURN_NONE;
+
+    /* Operands' element strides; the output is Fortran-ordered when every multi-dimensional
+     * operand is (order='K', as the general path decides). */
+    const void *data[FAST_MAX_OPS];
+    int64_t shapes[FAST_MAX_DIMS], strides[FAST_MAX_DIMS];
+    int at = 0, multi = 0, all_f = 1;
+    for (int k = 0; k < key.nops; k++) {
+        PyArrayObject *a = (PyArrayObject *)ops[k];
+        npy_intp item = PyArray_ITEMSIZE(a);
+        for (int d = 0; d < key.ndims[k]; d++, at++) {
+            if (PyArray_STRIDE(a, d) % item != 0) Py_RETURN_NONE;
+            shapes[at] = PyArray_DIM(a, d);
+            strides[at] = PyArray_STRIDE(a, d) / item;
+        }
+        if (key.ndims[k] > 1) {
+            multi = 1;
+            all_f &= PyArray_IS_F_CONTIGUOUS(a) && !PyArray_IS_C_CONTIGUOUS(a);
+        }
+        data[k] = PyArray_DATA(a);
+    }
+    int fortran = multi && all_f;
+    PyObject *out = aligned_array(e->descr, e->out_nd, e->out_dims, fortran);
+    if (!out) return NULL;
+    PyArrayObject *o = (PyArrayObject *)out;
+    if (PyArray_SIZE(o) > 0) {
+        int64_t out_shape[FAST_MAX_DIMS], out_strides[FAST_MAX_DIMS];
+        for (int d = 0; d < e->out_nd; d++) {
+            out_shape[d] = PyArray_DIM(o, d);
+            out_strides[d] = PyArray_STRIDE(o, d) / PyArray_ITEMSIZE(o);
+        }
+        /* The entry may be replaced by another thread while the GIL is released. */
+        PyObject *plan = Py_NewRef(e->plan);
+        int code = e->code;
+        char err[ERRLEN] = {0};
+        Py_BEGIN_ALLOW_THREADS
+        rc = sg_plan_execute(PyCapsule_GetPointer(plan, PLAN_NAME), code, data, shapes, strides,
+                             PyArray_DATA(o), out_shape, out_strides, 1.0, err, ERRLEN);
+        Py_END_ALLOW_THREADS
+        Py_DECREF(plan);
+        if (rc != SG_OK) { Py_DECREF(out); return raise_sg(rc, err); }
+    }
+    return PyArray_Return(o); /* a 0-d result becomes a scalar, as numpy.einsum's */
+}
 /* align_offset(buffer, alignment) -> bytes to skip so the data is aligned (cheaper than
  * asking NumPy for the address from Python). */
 static PyObject *py_align_offset(PyObject *self, PyObject *args) {
@@ -312,6 +487,8 @@ static PyMethodDef methods[] = {
     {"plan_path", py_plan_path, METH_O, "plan_path(plan) -> list of tuples"},
     {"plan_report", py_plan_report, METH_O, "plan_report(plan) -> str"},
     {"execute", py_execute, METH_VARARGS, "execute(plan, dtype, operands, out, alpha)"},
+    {"fast_einsum", (PyCFunction)(void (*)(void))py_fast_einsum, METH_FASTCALL, "fast_einsum(args, optimize) -> result or None"},
+    {"fast_remember", py_fast_remember, METH_VARARGS, "fast_remember(subscripts, arrays, optimize, plan, code, dtype) -> bool"},
     {"align_offset", py_align_offset, METH_VARARGS, "align_offset(buffer, alignment) -> offset in bytes"},
     {"set_num_threads", py_set_num_threads, METH_O, "set_num_threads(n)"},
     {"get_num_threads", py_get_num_threads, METH_NOARGS, "get_num_threads() -> int"},
@@ -321,4 +498,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "swiftgram._core", "swiftgram's C shim over the Swift core", -1, methods};
 
-PyMODINIT_FUNC PyInit__core(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__core(void) {
+    import_array();
+    return PyModule_Create(&module);
+}

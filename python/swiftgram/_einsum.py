@@ -63,33 +63,6 @@ def _prepare(subscripts: str, operands: list, arrays: list, dtype: Any, casting:
     return _Prepared(plan, tuple(shape), dt, dtype_code(dt), is_view, cast_error)
 
 
-# The common call, einsum(subscripts, *arrays) with default keywords (any simple optimize)
-# on C-contiguous, aligned arrays of the result's dtype, skips the general checks once its
-# signature has been seen: key (optimize, subscripts, shape, dtype, ...) -> prepared call
-# (filled by _contract).
-_fast = LRUCache(512)
-_MISS = object()
-
-
-def _fast_call(operands: tuple, optimize: Any) -> Any:
-    key = [optimize, operands[0]]
-    for a in operands[1:]:
-        if type(a) is not np.ndarray:
-            return _MISS
-        flags = a.flags
-        if not (flags.c_contiguous and flags.aligned):
-            return _MISS
-        key.append(a.shape)
-        key.append(a.dtype)
-    p = _fast.get(tuple(key), lambda: None)
-    if p is None:
-        return _MISS
-    target = aligned_empty(p.shape, p.dtype)
-    if target.size:
-        _core.execute(p.plan, p.code, operands[1:], target, 1.0)
-    return target[()] if target.ndim == 0 else target
-
-
 def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str, casting: str,
               optimize: Any, alpha: float = 1.0, allow_view: bool = True):
     if order not in ORDERS:
@@ -126,10 +99,9 @@ def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str,
         raise TypeError(p.cast_error)
     inputs = [a if usable_in_place(a, dt) else a.astype(dt, order="C") for a in arrays]
     if (out is None and dtype is None and casting == "safe" and type(optimize) in (bool, str) and alpha == 1.0
-            and allow_view and not p.is_view and all(a is o and a.dtype == dt and a.dtype.isnative for a, o in zip(arrays, operands))):
-        # Remember this signature for _fast_call.
-        fkey = (optimize, subscripts, *[x for a in arrays for x in (a.shape, a.dtype)])
-        _fast.get(fkey, lambda: p)
+            and allow_view and not p.is_view and all(a is o and a.dtype == dt for a, o in zip(arrays, operands))):
+        # Validated: later calls with this signature take the shim's fast path.
+        _core.fast_remember(subscripts, tuple(arrays), optimize, p.plan, p.code, dt)
     if out is not None:
         if not np.can_cast(dt, out.dtype, casting):
             raise TypeError(f"einsum: cannot cast the result from dtype('{dt}') to the out dtype "
@@ -162,10 +134,9 @@ def einsum(*operands: Any, out: np.ndarray | None = None, dtype: Any = None, ord
     Differences from NumPy: object and longdouble dtypes raise TypeError; mixed input
     dtypes are converted to the result dtype before the call (NumPy buffers them).
     """
-    if (out is None and dtype is None and order == "K" and casting == "safe"
-            and type(optimize) in (bool, str) and operands and type(operands[0]) is str):
-        result = _fast_call(operands, optimize)
-        if result is not _MISS:
+    if out is None and dtype is None and order == "K" and casting == "safe":
+        result = _core.fast_einsum(operands, optimize)  # None unless the signature was seen
+        if result is not None:
             return result
     subscripts, ops = split_arguments(operands)
     return _contract(subscripts, ops, out, dtype, order, casting, optimize)
