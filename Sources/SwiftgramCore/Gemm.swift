@@ -8,7 +8,10 @@
 // ever made. Packed panels feed the ISA-selected micro-kernel; rows of C are addressed
 // through the table too, so any output layout is written in place.
 
+import CSupport
 import SwiftgramKernels
+
+let ahead = 8
 
 /// Cache blocking (elements). KC x NR panels of B stay in L1 across a micro-kernel sweep,
 /// MC x KC of A in L2, KC x NC of B in L3.
@@ -120,27 +123,50 @@ func pack<E: Element>(_ src: UnsafePointer<E>, rows: IndexMap, r0: Int, ks: Inde
                       into dst: UnsafeMutablePointer<E.Acc>) {
     // Operands read in place (see Gemm.aInPlace) only need their ragged last panel.
     var panel = onlyPartial ? count / R * R : 0
+    if rows.step == 1, let kst = ks.step, !rowsOuter {
+        // Rows contiguous: each k step is one contiguous run across all the panels, read
+        // once, in order (panel by panel would revisit every source line per panel).
+        var s = src + r0 + ks[k0] + panel
+        var q = dst + panel * kc
+        let full = count / R * R - panel
+        let runBytes = (count - panel) * MemoryLayout<E>.stride
+        for _ in 0..<kc {
+            // Fetch the run `ahead` k steps on while this one is copied.
+            let next = UnsafeRawPointer(s + ahead * kst)
+            for line in stride(from: 0, to: runBytes, by: 64) { sg_prefetch(next + line) }
+            if R == 6 && E.self == E.Acc.self {
+                // The SIMD kernels' 6-row panels: constant-size copies, a few vector moves.
+                var (t, u) = (UnsafeRawPointer(s), UnsafeMutableRawPointer(q))
+                let bytes = 6 * MemoryLayout<E>.stride
+                for _ in stride(from: 0, to: full, by: 6) {
+                    u.copyMemory(from: t, byteCount: bytes)
+                    t += bytes
+                    u += bytes * kc
+                }
+            } else {
+                var (t, u) = (s, q)
+                for _ in stride(from: 0, to: full, by: R) {
+                    for i in 0..<R { u[i] = t[i].acc }
+                    t += R
+                    u += R * kc
+                }
+            }
+            // The ragged last panel, zero-padded so the kernel never branches.
+            let rest = count - panel - full
+            if rest > 0 {
+                let u = q + full * kc
+                for i in 0..<rest { u[i] = s[full + i].acc }
+                for i in rest..<R { u[i] = E.Acc.zero }
+            }
+            s += kst
+            q += R
+        }
+        return
+    }
     while panel < count {
         let n = min(R, count - panel)
         let d = dst + panel * kc
         switch (rows.step, ks.step, rowsOuter) {
-        case (1?, let kst?, false) where n == 6 && R == 6:
-            // Rows contiguous, a full 6-row panel: constant-length copies the compiler turns
-            // into a few vector moves per k step.
-            var s = src + rows[r0 + panel] + ks[k0]
-            for p in 0..<kc {
-                let q = d + 6 * p
-                q[0] = s[0].acc; q[1] = s[1].acc; q[2] = s[2].acc
-                q[3] = s[3].acc; q[4] = s[4].acc; q[5] = s[5].acc
-                s += kst
-            }
-        case (1?, let kst?, false):
-            // Rows contiguous: each k step copies a run of n elements.
-            var s = src + rows[r0 + panel] + ks[k0]
-            for p in 0..<kc {
-                for i in 0..<n { d[p * R + i] = s[i].acc }
-                s += kst
-            }
         case (let rst?, 1?, true) where n == 6 && R == 6:
             // k contiguous, a full panel of the SIMD kernels' 6 rows: one pass over k with
             // contiguous stores, which the compiler vectorises as an interleaved store.

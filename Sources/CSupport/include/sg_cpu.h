@@ -15,4 +15,8 @@ int sg_threads_get(void);
  * done. See pool.c. */
 typedef void (*sg_pool_fn)(void *ctx, int64_t i, int worker);
 void sg_parallel_for(int64_t n, int threads, sg_pool_fn fn, void *ctx);
+
+/* A software prefetch of the cache line holding p into all levels (packing reads operands
+ * with strides the hardware prefetcher does not run ahead of). */
+static inline void sg_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
 #endif
