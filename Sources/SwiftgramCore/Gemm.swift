@@ -393,17 +393,49 @@ struct Gemm<E: Element> {
         }
     }
 
-    /// Copies the computed upper triangle onto the skipped lower one.
-    func mirror(_ c: UnsafeMutablePointer<E>) {
-        for i in 0..<M { for j in 0..<i { c[cRows[i] + cCols[j]] = c[cRows[j] + cCols[i]] } }
+    /// Copies the computed upper triangle onto the skipped lower one, for rows in `rows`.
+    /// In 16x16 blocks: the strided reads of a block stay in L1 while it is copied.
+    func mirror(_ c: UnsafeMutablePointer<E>, rows: Range<Int>) {
+        let B = Gemm.mirrorBlock
+        for i0 in stride(from: rows.lowerBound, to: rows.upperBound, by: B) {
+            let i1 = min(i0 + B, rows.upperBound)
+            for j0 in stride(from: 0, to: i1 - 1, by: B) {
+                if let rs = cRows.step, let cs = cCols.step {
+                    // Plain strides (the usual output): pointer steps only.
+                    for i in i0..<i1 {
+                        var (dst, src) = (c + i &* rs + j0 &* cs, c + j0 &* rs + i &* cs)
+                        for _ in j0..<min(j0 + B, i) {
+                            dst.pointee = src.pointee
+                            dst += cs
+                            src += rs
+                        }
+                    }
+                } else {
+                    for i in i0..<i1 {
+                        let row = c + cRows[i]
+                        for j in j0..<min(j0 + B, i) { row[cCols[j]] = c[cRows[j] + cCols[i]] }
+                    }
+                }
+            }
+        }
+    }
+
+    static var mirrorBlock: Int { 16 }
+
+    /// The whole mirror of one product, its row blocks shared by `workers` threads.
+    func mirror(_ c: UnsafeMutablePointer<E>, workers: Int) {
+        let B = Gemm.mirrorBlock, blocks = (M + B - 1) / B
+        parallelFor(blocks, threads: workers) { i, _ in mirror(c, rows: i * B..<min(M, (i + 1) * B)) }
     }
 }
 
 /// Whether panels can be read where they are: unit-stride rows, uniform k stride, no type
 /// conversion, and k steps short enough that a panel's rows do not alias much in L1 (a
-/// power-of-two step maps every row into a few cache sets). Measured on one core with the
-/// Gram shapes: in place wins at 512 B steps (4x56x56x128: 3.0 against 3.4 ms), packing
-/// wins from 1 KiB (8x28x28x256: 4.9 against 5.6 ms; 16x14x14x512 at 2 KiB).
+/// power-of-two step maps every row into a few cache sets). Since packing prefetches,
+/// in place only wins for the symmetric product, where it saves packing the same data as
+/// both A and B. Measured on one core (float32): 1x224x224x64 same 2.0 against 2.3 ms,
+/// 4x56x56x128 same 1.49 against 1.50 ms at 512 B steps; distinct operands pack faster
+/// (2.3 against 2.8 ms, 3.5 against 3.8 ms).
 func readsInPlace<E: Element>(_: E.Type, rows: IndexMap, ks: IndexMap) -> Bool {
     guard E.self == E.Acc.self, rows.step == 1, let k = ks.step else { return false }
     return abs(k) * MemoryLayout<E>.stride <= 512
@@ -479,7 +511,8 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
     let g = Gemm<E>(kernel: kernel, blk: Blocking(E.Acc.self, mr: MR, nr: NR), aRows: aRows, aK: aK,
                     bRows: bRows, bK: bK, cRows: cRows, cCols: cCols,
                     aRowsOuter: l.aRowsOuter, bRowsOuter: l.bRowsOuter,
-                    aInPlace: readsInPlace(E.self, rows: aRows, ks: aK), bInPlace: readsInPlace(E.self, rows: bRows, ks: bK),
+                    aInPlace: symmetric && readsInPlace(E.self, rows: aRows, ks: aK),
+                    bInPlace: symmetric && readsInPlace(E.self, rows: bRows, ks: bK),
                     M: M, N: N, K: K, symmetric: symmetric)
     let threads = Threads.count
     let flops = Double(nb) * Double(M) * Double(N) * Double(K)
@@ -506,6 +539,7 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
             parallelFor(nb, threads: workers) { bi, w in
                 let o = Odometer(batch, start: bi)
                 g.serial(a: a + o.a, b: b + o.b, out: view(o), m0: 0, m1: M, k0: 0, k1: K, ws: ws[w])
+                if symmetric { g.mirror(c + o.c, rows: 0..<M) }  // while this product is in cache
             }
         } else if kSplit {
             // Each thread sums the K chunks it takes into its own buffer; then one reduction.
@@ -523,10 +557,13 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
                 }
                 let cc = c + o.c
                 for i in 0..<M {
-                    for j in 0..<N where !symmetric || j >= i {
+                    // Symmetric: only the upper triangle was summed; it fills both halves.
+                    for j in (symmetric ? i : 0)..<N {
                         var s = E.Acc.zero
                         for w in 0..<workers { s = E.Acc.add(s, ws[w].tile[MR * NR + i * N + j]) }
-                        cc[cRows[i] + cCols[j]] = E(acc: E.Acc.mul(alpha, s))
+                        let v = E(acc: E.Acc.mul(alpha, s))
+                        cc[cRows[i] + cCols[j]] = v
+                        if symmetric { cc[cRows[j] + cCols[i]] = v }
                     }
                 }
                 o.next()
@@ -535,15 +572,9 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
             var o = Odometer(batch)
             for _ in 0..<nb {
                 g.cooperative(a: a + o.a, b: b + o.b, out: view(o), workers: workers, ws: ws, sharedB: sharedB)
+                if symmetric { g.mirror(c + o.c, workers: workers) }
                 o.next()
             }
-        }
-    }
-    if symmetric {
-        var o = Odometer(batch)
-        for _ in 0..<nb {
-            g.mirror(c + o.c)
-            o.next()
         }
     }
 }
