@@ -348,6 +348,24 @@ def test_gram_engine_paths_match_float64_reference(rng, threads, shape):
     np.testing.assert_allclose(strided, ref, rtol=2e-4, atol=2e-4)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_symmetric_product_into_irregular_output(rng, threads):
+    # Same operand on both sides with two M labels and an output whose rows are not one
+    # stride apart: the mirrored triangle is written through offset tables.
+    x = rng.standard_normal((5, 7, 40))
+    padded = np.full((5, 8, 5, 7), np.nan)
+    out = padded[:, :7]
+    before = swiftgram.get_num_threads()
+    swiftgram.set_num_threads(threads)
+    try:
+        got = swiftgram.einsum("ijk,lmk->ijlm", x, x, out=out)
+    finally:
+        swiftgram.set_num_threads(before)
+    assert got is out
+    np.testing.assert_allclose(out, np.einsum("ijk,lmk->ijlm", x, x), rtol=1e-12, atol=1e-12)
+    assert np.isnan(padded[:, 7]).all()  # the padding row is never written
+
+
 def test_repeated_signature_fast_path_stays_correct(rng):
     a = rng.random((5, 6))
     b = rng.random((6, 7))
