@@ -25,7 +25,7 @@ let package = Package(
     ],
     targets: [
         .target(name: "CSupport"),
-        .target(name: "SwiftgramKernels"),
+        .target(name: "SwiftgramKernels", dependencies: ["CSupport"]),
         isa("KernelsAVX512", "x86-64-v4"),
         isa("KernelsAVX2", "x86-64-v3"),
         isa("KernelsPortable", nil),

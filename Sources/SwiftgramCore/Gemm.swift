@@ -163,11 +163,34 @@ func pack<E: Element>(_ src: UnsafePointer<E>, rows: IndexMap, r0: Int, ks: Inde
         }
         return
     }
+    if !rowsOuter {
+        // Across rows at each k, k outer over all the panels for the same reason: source
+        // lines that neighbouring panels share are read once per k step.
+        for p in 0..<kc {
+            let base = src + ks[k0 + p]
+            var first = panel
+            while first < count {
+                let n = min(R, count - first)
+                let q = dst + first * kc + p * R
+                rows.forEachRun(from: r0 + first, count: n) { off, st, i0, len in
+                    let s = base + off
+                    if st == 1 {
+                        for i in 0..<len { q[i0 + i] = s[i].acc }
+                    } else {
+                        for i in 0..<len { q[i0 + i] = s[i * st].acc }
+                    }
+                }
+                for i in n..<R { q[i] = E.Acc.zero }
+                first += R
+            }
+        }
+        return
+    }
     while panel < count {
         let n = min(R, count - panel)
         let d = dst + panel * kc
-        switch (rows.step, ks.step, rowsOuter) {
-        case (let rst?, 1?, true) where n == 6 && R == 6:
+        switch (rows.step, ks.step) {
+        case (let rst?, 1?) where n == 6 && R == 6:
             // k contiguous, a full panel of the SIMD kernels' 6 rows: one pass over k with
             // contiguous stores, which the compiler vectorises as an interleaved store.
             let s = src + (r0 + panel) * rst + ks[k0]
@@ -178,13 +201,13 @@ func pack<E: Element>(_ src: UnsafePointer<E>, rows: IndexMap, r0: Int, ks: Inde
                 q[0] = s0[p].acc; q[1] = s1[p].acc; q[2] = s2[p].acc
                 q[3] = s3[p].acc; q[4] = s4[p].acc; q[5] = s5[p].acc
             }
-        case (let rst?, 1?, true):
+        case (let rst?, 1?):
             // k contiguous: stream along each row.
             for i in 0..<n {
                 let s = src + (r0 + panel + i) * rst + ks[k0]
                 for p in 0..<kc { d[p * R + i] = s[p].acc }
             }
-        case (_, _, true):
+        default:
             // Along k within each row, a run of k at a time.
             for i in 0..<n {
                 let base = src + rows[r0 + panel + i]
@@ -194,20 +217,6 @@ func pack<E: Element>(_ src: UnsafePointer<E>, rows: IndexMap, r0: Int, ks: Inde
                         for p in 0..<len { d[(p0 + p) * R + i] = s[p].acc }
                     } else {
                         for p in 0..<len { d[(p0 + p) * R + i] = s[p * st].acc }
-                    }
-                }
-            }
-        case (_, _, false):
-            // Across rows at each k, a run of rows at a time.
-            for p in 0..<kc {
-                let base = src + ks[k0 + p]
-                let q = d + p * R
-                rows.forEachRun(from: r0 + panel, count: n) { off, st, i0, len in
-                    let s = base + off
-                    if st == 1 {
-                        for i in 0..<len { q[i0 + i] = s[i].acc }
-                    } else {
-                        for i in 0..<len { q[i0 + i] = s[i * st].acc }
                     }
                 }
             }
@@ -459,14 +468,16 @@ struct GemmLayout {
         let mDims = problem.m.sorted { abs($0.c) != abs($1.c) ? abs($0.c) > abs($1.c) : abs($0.a) > abs($1.a) }
         let nDims = problem.n.sorted { abs($0.c) != abs($1.c) ? abs($0.c) > abs($1.c) : abs($0.b) > abs($1.b) }
         // K order: an operand whose rows are contiguous packs well whatever the K order, so
-        // walk K in the other operand's memory order (e.g. 'acbd,dcfe->abef': A's d is
-        // contiguous, B's e is); otherwise in both together.
+        // walk K in the other operand's memory order; otherwise an index contiguous in
+        // either operand goes innermost (that operand's packing then streams; e.g.
+        // 'acbd,dcfe->abef' walks A's d), then both together.
         let aRowsUnit = mDims.last.map { abs($0.a) == 1 } ?? false
         let bRowsUnit = nDims.last.map { abs($0.b) == 1 } ?? false
         let kDims = problem.k.sorted {
-            bRowsUnit && !aRowsUnit ? abs($0.a) > abs($1.a)
-                : aRowsUnit && !bRowsUnit ? abs($0.b) > abs($1.b)
-                : abs($0.a) + abs($0.b) > abs($1.a) + abs($1.b)
+            if bRowsUnit && !aRowsUnit { return abs($0.a) > abs($1.a) }
+            if aRowsUnit && !bRowsUnit { return abs($0.b) > abs($1.b) }
+            let (u0, u1) = (min(abs($0.a), abs($0.b)) == 1, min(abs($1.a), abs($1.b)) == 1)
+            return u0 != u1 ? u1 : abs($0.a) + abs($0.b) > abs($1.a) + abs($1.b)
         }
         guard let aRows = IndexMap(mDims, { $0.a }), let aK = IndexMap(kDims, { $0.a }),
               let bRows = IndexMap(nDims, { $0.b }), let bK = IndexMap(kDims, { $0.b }),

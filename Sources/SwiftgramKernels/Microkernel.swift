@@ -12,6 +12,8 @@
 // Rows are addressed through an offset table so any output layout of the M index set works;
 // columns need a uniform stride (the framework falls back to a tile buffer otherwise).
 
+import CSupport
+
 /// Rows of the register block. 6 x 2 vectors keeps 12 accumulators + 2 B vectors + one
 /// broadcast in registers on 16-register ISAs (AVX2, SSE) and leaves headroom on AVX-512.
 public let microkernelRows = 6
@@ -64,6 +66,13 @@ public func simdMicrokernel<V: SIMD>(
     let w = V.scalarCount
     var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
     var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
+    // C's tile is read (accumulate) or written only after the k loop: fetch its lines now
+    // so a C larger than the caches does not stall the stores (K-blocked products revisit
+    // every tile once per K block).
+    for i in 0..<mr {
+        sg_prefetch(c + rowOff[i])
+        sg_prefetch(c + rowOff[i] + (nr - 1) * cs)
+    }
     var pa = t.a
     var pb = UnsafeRawPointer(t.b)
     let stepA = t.aStep, stepB = t.bStep * MemoryLayout<V.Scalar>.stride
