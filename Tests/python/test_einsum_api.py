@@ -348,6 +348,28 @@ def test_gram_engine_paths_match_float64_reference(rng, threads, shape):
     np.testing.assert_allclose(strided, ref, rtol=2e-4, atol=2e-4)
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_products_larger_than_one_cache_block(rng, threads, dtype):
+    # More rows than one A block (512 rows) and more K than one K block, batched and not,
+    # so row blocks, K blocks and ragged edge panels all take part.
+    a = rng.standard_normal((2, 1100, 300)).astype(dtype)
+    b = rng.standard_normal((2, 300, 75)).astype(dtype)
+    before = swiftgram.get_num_threads()
+    swiftgram.set_num_threads(threads)
+    try:
+        batched = swiftgram.einsum("bij,bjk->bik", a, b)
+        single = swiftgram.einsum("ij,jk->ik", a[0], b[0])
+        transposed = swiftgram.einsum("ji,jk->ik", a[1].T.copy(), b[1])
+    finally:
+        swiftgram.set_num_threads(before)
+    tol = dict(rtol=1e-4, atol=1e-3) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-10)
+    want = np.einsum("bij,bjk->bik", a.astype(np.float64), b.astype(np.float64))
+    np.testing.assert_allclose(batched, want, **tol)
+    np.testing.assert_allclose(single, want[0], **tol)
+    np.testing.assert_allclose(transposed, want[1], **tol)
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_symmetric_product_into_irregular_output(rng, threads):
     # Same operand on both sides with two M labels and an output whose rows are not one
