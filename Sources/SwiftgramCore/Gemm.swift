@@ -508,6 +508,10 @@ struct GemmLayout {
     }
 }
 
+/// Multiply-adds below which one product's rows are split statically over the threads
+/// instead of sharing packed B panels.
+let rowSplitWork = 1e8
+
 /// Runs one step on the packed GEMM engine.
 func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeMutablePointer<E>,
                             layout l: GemmLayout, alpha: E.Acc) throws(EinsumError) {
@@ -540,7 +544,7 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
     // K split: a small output over a long sum (e.g. one 64x64 Gram over 224x224 pixels).
     let kSplit = nb < workers && M * N <= 128 * 128 && K >= 8 * workers * g.blk.kc
     let kcMax = min(g.blk.kc, K)
-    let aSize = g.blk.mc * kcMax, bSize = min(g.blk.nc, (N + NR - 1) / NR * NR) * kcMax
+    let aSize = min(g.blk.mc, (M + MR - 1) / MR * MR) * kcMax, bSize = min(g.blk.nc, (N + NR - 1) / NR * NR) * kcMax
     let partial = kSplit ? M * N : 0
     let perWorker = aSize + bSize + MR * NR + partial
     let work = try allocate(E.Acc.self, count: perWorker * workers + bSize, what: "GEMM packing buffers")
@@ -560,6 +564,20 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
                 let o = Odometer(batch, start: bi)
                 g.serial(a: a + o.a, b: b + o.b, out: view(o), m0: 0, m1: M, k0: 0, k1: K, ws: ws[w])
                 if symmetric { g.mirror(c + o.c, rows: 0..<M) }  // while this product is in cache
+            }
+        } else if !symmetric && flops < rowSplitWork {
+            // A small product: each thread takes its own rows and packs its own B, with no
+            // barriers (the cooperative path syncs twice per K block, which costs more here
+            // than packing B twice).
+            let panels = (M + MR - 1) / MR
+            var o = Odometer(batch)
+            for _ in 0..<nb {
+                let at = o
+                parallelFor(workers, threads: workers) { i, w in
+                    g.serial(a: a + at.a, b: b + at.b, out: view(at), m0: min(M, panels * i / workers * MR),
+                             m1: min(M, panels * (i + 1) / workers * MR), k0: 0, k1: K, ws: ws[w])
+                }
+                o.next()
             }
         } else if kSplit {
             // Each thread sums the K chunks it takes into its own buffer; then one reduction.
