@@ -422,7 +422,7 @@ struct Gemm<E: Element> {
                     // Plain strides (the usual output): pointer steps only.
                     for i in i0..<i1 {
                         var (dst, src) = (c + i &* rs + j0 &* cs, c + j0 &* rs + i &* cs)
-                        for _ in j0..<min(j0 + B, i) {
+                        for _ in j0..<max(j0, min(j0 + B, i)) {
                             dst.pointee = src.pointee
                             dst += cs
                             src += rs
@@ -431,7 +431,7 @@ struct Gemm<E: Element> {
                 } else {
                     for i in i0..<i1 {
                         let row = c + cRows[i]
-                        for j in j0..<min(j0 + B, i) { row[cCols[j]] = c[cRows[j] + cCols[i]] }
+                        for j in j0..<max(j0, min(j0 + B, i)) { row[cCols[j]] = c[cRows[j] + cCols[i]] }
                     }
                 }
             }

@@ -97,6 +97,29 @@ func elementwiseRow<E: Element>(_ n: Int, _ pa: UnsafePointer<E>, _ sa: Int, _ p
     }
 }
 
+/// Longest K run the loop kernel sums lane by lane across runs (see LoopNest.run).
+let lanewiseRun = 256
+
+/// t[j] += a[j] * b[j] over one run (b absent: one); a side with stride 0 is one value.
+@inline(__always)
+func addRun<E: Element>(_ n: Int, _ qa: UnsafePointer<E>, _ sa: Int, _ qb: UnsafePointer<E>?, _ sb: Int,
+                        into t: UnsafeMutablePointer<E.Acc>) {
+    guard let qb else {
+        for j in 0..<n { t[j] = E.Acc.add(t[j], qa[j].acc) }
+        return
+    }
+    switch (sa, sb) {
+    case (0, _):
+        let s = qa[0].acc
+        for j in 0..<n { t[j] = E.Acc.add(t[j], E.Acc.mul(s, qb[j].acc)) }
+    case (_, 0):
+        let s = qb[0].acc
+        for j in 0..<n { t[j] = E.Acc.add(t[j], E.Acc.mul(qa[j].acc, s)) }
+    default:
+        for j in 0..<n { t[j] = E.Acc.add(t[j], E.Acc.mul(qa[j].acc, qb[j].acc)) }
+    }
+}
+
 /// sum_k a[k] * b[k] over one run of the K set (b absent: one). Unit strides use the
 /// ISA's vectorised reduction where the type has one.
 @inline(__always)
@@ -143,6 +166,9 @@ struct LoopNest {
     func run<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>?, c: UnsafeMutablePointer<E>, alpha: E.Acc) {
         if outerCount == 0 { return }
         let dot = E.self == E.Acc.self ? E.Acc.dot : nil
+        // Unit-stride runs (a side may be constant along them) short enough for a buffer.
+        let lanewise = reduces && kRuns > 1 && kRow.size <= lanewiseRun
+            && (b == nil ? kRow.a == 1 : (kRow.a, kRow.b) == (1, 1) || (kRow.a, kRow.b) == (0, 1) || (kRow.a, kRow.b) == (1, 0))
 
         func runRows(_ first: Int, _ last: Int) {
             var o = Odometer(rowDims, start: first)
@@ -150,6 +176,23 @@ struct LoopNest {
                 let pa = a + o.a, pb = b.map { $0 + o.b }, pc = c + o.c
                 if !reduces {
                     elementwiseRow(row.size, pa, row.a, pb, row.b, pc, row.c, alpha)
+                } else if lanewise {
+                    // Many short unit-stride runs: add them lane by lane into one buffer and
+                    // reduce that once (a horizontal sum per run costs more than the run).
+                    withUnsafeTemporaryAllocation(of: E.Acc.self, capacity: kRow.size) { buffer in
+                        let t = buffer.baseAddress!
+                        for i in 0..<row.size {
+                            t.initialize(repeating: E.Acc.zero, count: kRow.size)
+                            var k = Odometer(kDims)
+                            for _ in 0..<kRuns {
+                                addRun(kRow.size, pa + i * row.a + k.a, kRow.a, pb.map { $0 + i * row.b + k.b }, kRow.b, into: t)
+                                k.next()
+                            }
+                            let total = E.Acc.dot.map { $0(kRow.size, t, nil) }
+                                ?? (0..<kRow.size).reduce(E.Acc.zero) { E.Acc.add($0, t[$1]) }
+                            pc[i * row.c] = E(acc: E.Acc.mul(alpha, total))
+                        }
+                    }
                 } else {
                     for i in 0..<row.size {
                         var acc = E.Acc.zero
