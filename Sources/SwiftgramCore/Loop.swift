@@ -79,7 +79,7 @@ func elementwiseRow<E: Element>(_ n: Int, _ pa: UnsafePointer<E>, _ sa: Int, _ p
         if sa == 1 && sc == 1 {
             for i in 0..<n { pc[i] = E(acc: E.Acc.mul(alpha, pa[i].acc)) }
         } else {
-            for i in 0..<n { pc[i * sc] = E(acc: E.Acc.mul(alpha, pa[i * sa].acc)) }
+            for i in 0..<n { pc[i &* sc] = E(acc: E.Acc.mul(alpha, pa[i &* sa].acc)) }
         }
         return
     }
@@ -92,8 +92,11 @@ func elementwiseRow<E: Element>(_ n: Int, _ pa: UnsafePointer<E>, _ sa: Int, _ p
     case (1, 0, 1):
         let s = pb[0].acc
         for i in 0..<n { pc[i] = E(acc: E.Acc.mul(alpha, E.Acc.mul(pa[i].acc, s))) }
+    case (_, _, 1):
+        // Strided inputs into a contiguous row (offsets cannot overflow: they address memory).
+        for i in 0..<n { pc[i] = E(acc: E.Acc.mul(alpha, E.Acc.mul(pa[i &* sa].acc, pb[i &* sb].acc))) }
     default:
-        for i in 0..<n { pc[i * sc] = E(acc: E.Acc.mul(alpha, E.Acc.mul(pa[i * sa].acc, pb[i * sb].acc))) }
+        for i in 0..<n { pc[i &* sc] = E(acc: E.Acc.mul(alpha, E.Acc.mul(pa[i &* sa].acc, pb[i &* sb].acc))) }
     }
 }
 
@@ -133,9 +136,9 @@ func reduceRun<E: Element>(_ n: Int, _ qa: UnsafePointer<E>, _ sa: Int, _ qb: Un
     if let qb, sa == 0 { return E.Acc.mul(qa[0].acc, reduceRun(n, qb, sb, nil, 0, dot: dot)) }
     var acc = E.Acc.zero
     if let qb {
-        for p in 0..<n { acc = E.Acc.add(acc, E.Acc.mul(qa[p * sa].acc, qb[p * sb].acc)) }
+        for p in 0..<n { acc = E.Acc.add(acc, E.Acc.mul(qa[p &* sa].acc, qb[p &* sb].acc)) }
     } else {
-        for p in 0..<n { acc = E.Acc.add(acc, qa[p * sa].acc) }
+        for p in 0..<n { acc = E.Acc.add(acc, qa[p &* sa].acc) }
     }
     return acc
 }
