@@ -401,6 +401,7 @@ def test_repeated_signature_fast_path_stays_correct(rng):
     assert np.shares_memory(swiftgram.einsum("ij->ji", a), a) and np.shares_memory(t, a)
 
 
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
 def test_fast_path_matches_the_general_path_on_every_layout(rng):
     # The first call of a signature validates it; later ones go straight to the core from
     # the shim. Strided, reversed, Fortran-ordered and 0-d results must come out exactly as
