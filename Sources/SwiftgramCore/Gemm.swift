@@ -14,6 +14,9 @@ import SwiftgramKernels
 /// K steps a packing loop prefetches ahead of the run it copies.
 let ahead = 8
 
+/// Side of the square blocks the symmetric mirror copies (16 strided lines fit L1 sets).
+let mirrorBlock = 16
+
 /// Cache blocking (elements). KC x NR panels of B stay in L1 across a micro-kernel sweep,
 /// MC x KC of A in L2, KC x NC of B in L3. The A block takes half of this machine's 1 MiB
 /// L2: every row block streams the whole packed B block from L3 once, so fewer, larger
@@ -414,7 +417,7 @@ struct Gemm<E: Element> {
     /// Copies the computed upper triangle onto the skipped lower one, for rows in `rows`.
     /// In 16x16 blocks: the strided reads of a block stay in L1 while it is copied.
     func mirror(_ c: UnsafeMutablePointer<E>, rows: Range<Int>) {
-        let B = Gemm.mirrorBlock
+        let B = mirrorBlock
         for i0 in stride(from: rows.lowerBound, to: rows.upperBound, by: B) {
             let i1 = min(i0 + B, rows.upperBound)
             for j0 in stride(from: 0, to: i1 - 1, by: B) {
@@ -438,11 +441,9 @@ struct Gemm<E: Element> {
         }
     }
 
-    static var mirrorBlock: Int { 16 }
-
     /// The whole mirror of one product, its row blocks shared by `workers` threads.
     func mirror(_ c: UnsafeMutablePointer<E>, workers: Int) {
-        let B = Gemm.mirrorBlock, blocks = (M + B - 1) / B
+        let B = mirrorBlock, blocks = (M + B - 1) / B
         parallelFor(blocks, threads: workers) { i, _ in mirror(c, rows: i * B..<min(M, (i + 1) * B)) }
     }
 }
