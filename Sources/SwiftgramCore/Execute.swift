@@ -156,7 +156,7 @@ extension Plan {
 
     /// Element strides of each output axis for the view NumPy returns when `isView`.
     public func viewStrides(operandStrides: [Int]) -> [Int] {
-        combinedStrides(operand: 0, labels: subscripts.output, axisStrides: operandStrides)
+        combinedStrides(operand: 0, labels: subscripts.output, axisStrides: operandStrides[...])
     }
 
     /// Element stride of each label over operand `k`'s axes: a repeated label (diagonal)
@@ -166,10 +166,6 @@ extension Plan {
         return labels.map { l in
             axes.indices.filter { axes[$0] == l && shapes[k][$0] != 1 }.reduce(0) { $0 + axisStrides[axisStrides.startIndex + $1] }
         }
-    }
-
-    func combinedStrides(operand k: Int, labels: [Int], axisStrides: [Int]) -> [Int] {
-        combinedStrides(operand: k, labels: labels, axisStrides: axisStrides[...])
     }
 
     /// Resolves every step for one layout.

@@ -378,11 +378,17 @@ static PyObject *py_fast_remember(PyObject *self, PyObject *args) {
     Py_RETURN_TRUE;
 }
 
-/* An uninitialised array whose data is 64-byte aligned (as the front end's aligned_empty). */
+/* An uninitialised array whose data is 64-byte aligned (frameworks such as TF then take
+ * it without copying, and SIMD stores never split cache lines). Its base is a uint8
+ * array 64 bytes longer, so NumPy owns and accounts the memory. */
 static PyObject *aligned_array(PyArray_Descr *descr, int nd, npy_intp *dims, int fortran) {
-    npy_intp count = 1;
-    for (int d = 0; d < nd; d++) count *= dims[d];
-    npy_intp nbytes = (count > 0 ? count : 1) * PyDataType_ELSIZE(descr) + 64;
+    npy_intp count = 1, item = PyDataType_ELSIZE(descr);
+    for (int d = 0; d < nd; d++) {
+        if (dims[d] < 0) return raise_sg(SG_ERR_VALUE, "negative dimensions are not allowed");
+        if (dims[d] > 0 && count > (NPY_MAX_INTP - 64) / item / dims[d]) return PyErr_NoMemory();
+        count *= dims[d];
+    }
+    npy_intp nbytes = (count > 0 ? count : 1) * item + 64;
     PyObject *raw = PyArray_SimpleNew(1, &nbytes, NPY_UINT8);
     if (!raw) return NULL;
     char *data = PyArray_BYTES((PyArrayObject *)raw);
@@ -391,6 +397,21 @@ static PyObject *aligned_array(PyArray_Descr *descr, int nd, npy_intp *dims, int
     PyObject *arr = PyArray_NewFromDescr(&PyArray_Type, descr, nd, dims, NULL, data,
                                          NPY_ARRAY_WRITEABLE | (fortran ? NPY_ARRAY_F_CONTIGUOUS : 0), NULL);
     if (!arr || PyArray_SetBaseObject((PyArrayObject *)arr, raw) < 0) { Py_XDECREF(arr); Py_DECREF(raw); return NULL; }
+    return arr;
+}
+
+/* aligned_empty(shape, dtype, fortran) -> an uninitialised 64-byte aligned array */
+static PyObject *py_aligned_empty(PyObject *self, PyObject *args) {
+    PyObject *shape_o, *dtype_o;
+    int fortran;
+    if (!PyArg_ParseTuple(args, "OOp", &shape_o, &dtype_o, &fortran)) return NULL;
+    npy_intp dims[NPY_MAXDIMS];
+    int nd = PyArray_IntpFromSequence(shape_o, dims, NPY_MAXDIMS);
+    if (nd < 0) return NULL;
+    PyArray_Descr *descr = NULL;
+    if (!PyArray_DescrConverter(dtype_o, &descr)) return NULL;
+    PyObject *arr = aligned_array(descr, nd, dims, fortran);
+    Py_DECREF(descr);
     return arr;
 }
 
@@ -450,20 +471,6 @@ static PyObject *py_fast_einsum(PyObject *self, PyObject *const *argv, Py_ssize_
     }
     return PyArray_Return(o); /* a 0-d result becomes a scalar, as numpy.einsum's */
 }
-/* align_offset(buffer, alignment) -> bytes to skip so the data is aligned (cheaper than
- * asking NumPy for the address from Python). */
-static PyObject *py_align_offset(PyObject *self, PyObject *args) {
-    PyObject *obj;
-    Py_ssize_t alignment;
-    if (!PyArg_ParseTuple(args, "On", &obj, &alignment)) return NULL;
-    if (alignment <= 0) return raise_sg(SG_ERR_VALUE, "alignment must be positive");
-    Py_buffer view;
-    if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) < 0) return NULL;
-    Py_ssize_t off = (alignment - (Py_ssize_t)((uintptr_t)view.buf % (uintptr_t)alignment)) % alignment;
-    PyBuffer_Release(&view);
-    return PyLong_FromSsize_t(off);
-}
-
 static PyObject *py_set_num_threads(PyObject *self, PyObject *arg) {
     long long n = PyLong_AsLongLong(arg);
     if (n == -1 && PyErr_Occurred()) return NULL;
@@ -489,7 +496,7 @@ static PyMethodDef methods[] = {
     {"execute", py_execute, METH_VARARGS, "execute(plan, dtype, operands, out, alpha)"},
     {"fast_einsum", (PyCFunction)(void (*)(void))py_fast_einsum, METH_FASTCALL, "fast_einsum(args, optimize) -> result or None"},
     {"fast_remember", py_fast_remember, METH_VARARGS, "fast_remember(subscripts, arrays, optimize, plan, code, dtype) -> bool"},
-    {"align_offset", py_align_offset, METH_VARARGS, "align_offset(buffer, alignment) -> offset in bytes"},
+    {"aligned_empty", py_aligned_empty, METH_VARARGS, "aligned_empty(shape, dtype, fortran) -> 64-byte aligned array"},
     {"set_num_threads", py_set_num_threads, METH_O, "set_num_threads(n)"},
     {"get_num_threads", py_get_num_threads, METH_NOARGS, "get_num_threads() -> int"},
     {"isa", py_isa, METH_NOARGS, "isa() -> name of the micro-kernel ISA in use"},
