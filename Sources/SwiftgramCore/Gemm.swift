@@ -298,8 +298,11 @@ struct Gemm<E: Element> {
                 var ir = 0
                 while ir < mc {
                     let mr = min(MR, mc - ir)
-                    // Symmetric: skip tiles strictly below the diagonal (mirrored afterwards).
+                    // Symmetric: skip tiles strictly below the diagonal (mirrored afterwards),
+                    // and compute only the right half of a tile whose left half is below it.
                     if symmetric && jc + jr + nr <= ic + ir { ir += MR; continue }
+                    let narrow = symmetric && nr > NR / 2 && jc + jr + NR / 2 <= ic + ir && kernel.narrow != nil
+                    let c0 = narrow ? NR / 2 : 0
                     var (pa, aStep) = (UnsafePointer(ws.a + ir * kc), MR)
                     if aInPlace && mr == MR {
                         pa = UnsafeRawPointer(a + aRows[ic + ir] + aK[pc]).assumingMemoryBound(to: E.Acc.self)
@@ -310,19 +313,22 @@ struct Gemm<E: Element> {
                         pb = UnsafeRawPointer(b + bRows[jc + jr] + bK[pc]).assumingMemoryBound(to: E.Acc.self)
                         bStep = bK.step!
                     }
+                    // The tile's computed columns: [j0, j0 + ncols) of this block.
+                    let (j0, ncols) = (jr + c0, nr - c0)
+                    pb += c0
                     if out.direct {
-                        for i in 0..<mr { rowOff[i] = out.rows[ic + ir + i] + out.cols[jc + jr] }
-                        kernel.run(Tile(kc: kc, a: pa, aStep: aStep, b: pb, bStep: bStep,
-                                        c: out.base.assumingMemoryBound(to: E.Acc.self), rowOff: rowOff,
-                                        cs: out.cols.step ?? 1, mr: mr, nr: nr, alpha: out.alpha, accumulate: accumulate))
+                        for i in 0..<mr { rowOff[i] = out.rows[ic + ir + i] + out.cols[jc + j0] }
+                        kernel.call(narrow: narrow, Tile(kc: kc, a: pa, aStep: aStep, b: pb, bStep: bStep,
+                                 c: out.base.assumingMemoryBound(to: E.Acc.self), rowOff: rowOff,
+                                 cs: out.cols.step ?? 1, mr: mr, nr: ncols, alpha: out.alpha, accumulate: accumulate))
                     } else {
-                        kernel.run(Tile(kc: kc, a: pa, aStep: aStep, b: pb, bStep: bStep, c: ws.tile,
-                                        rowOff: tileRows, cs: 1, mr: mr, nr: nr, alpha: E.Acc.one, accumulate: false))
+                        kernel.call(narrow: narrow, Tile(kc: kc, a: pa, aStep: aStep, b: pb, bStep: bStep, c: ws.tile,
+                                 rowOff: tileRows, cs: 1, mr: mr, nr: ncols, alpha: E.Acc.one, accumulate: false))
                         let c = out.base.assumingMemoryBound(to: E.self)
-                        for j in 0..<nr { colOff[j] = out.cols[jc + jr + j] }
+                        for j in 0..<ncols { colOff[j] = out.cols[jc + j0 + j] }
                         for i in 0..<mr {
                             let row = c + out.rows[ic + ir + i]
-                            for j in 0..<nr {
+                            for j in 0..<ncols {
                                 let dst = row + colOff[j]
                                 let v = E.Acc.mul(out.alpha, ws.tile[i * NR + j])
                                 dst.pointee = E(acc: accumulate ? E.Acc.add(dst.pointee.acc, v) : v)
@@ -445,6 +451,14 @@ struct Gemm<E: Element> {
     func mirror(_ c: UnsafeMutablePointer<E>, workers: Int) {
         let B = mirrorBlock, blocks = (M + B - 1) / B
         parallelFor(blocks, threads: workers) { i, _ in mirror(c, rows: i * B..<min(M, (i + 1) * B)) }
+    }
+}
+
+extension Microkernel {
+    /// Runs the narrow form when asked (the caller checked it exists), without building an
+    /// optional closure per tile (that allocates).
+    @inline(__always) func call(narrow: Bool, _ t: Tile<T>) {
+        if narrow, let n = self.narrow { n(t) } else { run(t) }
     }
 }
 

@@ -45,10 +45,15 @@ public struct Microkernel<T> {
     public let mr: Int
     public let nr: Int
     public let run: MicrokernelFunction<T>
-    public init(mr: Int, nr: Int, run: @escaping MicrokernelFunction<T>) {
+    /// The same contract for at most nr / 2 columns at half the cost (one vector of B per k
+    /// step): the symmetric product's tiles that straddle the diagonal need only their right
+    /// half. nil where the kernel has no narrow form.
+    public let narrow: MicrokernelFunction<T>?
+    public init(mr: Int, nr: Int, run: @escaping MicrokernelFunction<T>, narrow: MicrokernelFunction<T>? = nil) {
         self.mr = mr
         self.nr = nr
         self.run = run
+        self.narrow = narrow
     }
 }
 
@@ -58,9 +63,11 @@ func fma<V: SIMD>(_ c: inout V, _ a: V, _ b: V, fused: Bool) where V.Scalar: Flo
     if fused { c.addProduct(a, b) } else { c += a * b }
 }
 
+/// `vectors` (2, or 1 for the narrow form) is a constant at every call, so each form
+/// compiles to its own loop.
 @inlinable @inline(__always)
 public func simdMicrokernel<V: SIMD>(
-    _: V.Type, fused: Bool, _ t: Tile<V.Scalar>
+    _: V.Type, fused: Bool, vectors: Int = 2, _ t: Tile<V.Scalar>
 ) where V.Scalar: BinaryFloatingPoint {
     let (kc, c, rowOff, cs, mr, nr, alpha) = (t.kc, t.c, t.rowOff, t.cs, t.mr, t.nr, t.alpha)
     let w = V.scalarCount
@@ -76,32 +83,42 @@ public func simdMicrokernel<V: SIMD>(
     var pa = t.a
     var pb = UnsafeRawPointer(t.b)
     let stepA = t.aStep, stepB = t.bStep * MemoryLayout<V.Scalar>.stride
-    for _ in 0..<kc {
-        let b0 = pb.loadUnaligned(as: V.self)
-        let b1 = pb.loadUnaligned(fromByteOffset: w * MemoryLayout<V.Scalar>.stride, as: V.self)
-        var ai = V(repeating: pa[0]); fma(&c00, ai, b0, fused: fused); fma(&c01, ai, b1, fused: fused)
-        ai = V(repeating: pa[1]); fma(&c10, ai, b0, fused: fused); fma(&c11, ai, b1, fused: fused)
-        ai = V(repeating: pa[2]); fma(&c20, ai, b0, fused: fused); fma(&c21, ai, b1, fused: fused)
-        ai = V(repeating: pa[3]); fma(&c30, ai, b0, fused: fused); fma(&c31, ai, b1, fused: fused)
-        ai = V(repeating: pa[4]); fma(&c40, ai, b0, fused: fused); fma(&c41, ai, b1, fused: fused)
-        ai = V(repeating: pa[5]); fma(&c50, ai, b0, fused: fused); fma(&c51, ai, b1, fused: fused)
-        pa += stepA
-        pb += stepB
+    if vectors == 2 {
+        for _ in 0..<kc {
+            let b0 = pb.loadUnaligned(as: V.self)
+            let b1 = pb.loadUnaligned(fromByteOffset: w * MemoryLayout<V.Scalar>.stride, as: V.self)
+            var ai = V(repeating: pa[0]); fma(&c00, ai, b0, fused: fused); fma(&c01, ai, b1, fused: fused)
+            ai = V(repeating: pa[1]); fma(&c10, ai, b0, fused: fused); fma(&c11, ai, b1, fused: fused)
+            ai = V(repeating: pa[2]); fma(&c20, ai, b0, fused: fused); fma(&c21, ai, b1, fused: fused)
+            ai = V(repeating: pa[3]); fma(&c30, ai, b0, fused: fused); fma(&c31, ai, b1, fused: fused)
+            ai = V(repeating: pa[4]); fma(&c40, ai, b0, fused: fused); fma(&c41, ai, b1, fused: fused)
+            ai = V(repeating: pa[5]); fma(&c50, ai, b0, fused: fused); fma(&c51, ai, b1, fused: fused)
+            pa += stepA
+            pb += stepB
+        }
+    } else {
+        for _ in 0..<kc {
+            let b0 = pb.loadUnaligned(as: V.self)
+            fma(&c00, V(repeating: pa[0]), b0, fused: fused); fma(&c10, V(repeating: pa[1]), b0, fused: fused)
+            fma(&c20, V(repeating: pa[2]), b0, fused: fused); fma(&c30, V(repeating: pa[3]), b0, fused: fused)
+            fma(&c40, V(repeating: pa[4]), b0, fused: fused); fma(&c50, V(repeating: pa[5]), b0, fused: fused)
+            pa += stepA
+            pb += stepB
+        }
     }
     withUnsafeTemporaryAllocation(of: V.self, capacity: 12) { acc in
         acc[0] = c00; acc[1] = c01; acc[2] = c10; acc[3] = c11; acc[4] = c20; acc[5] = c21
         acc[6] = c30; acc[7] = c31; acc[8] = c40; acc[9] = c41; acc[10] = c50; acc[11] = c51
         let va = V(repeating: alpha)
-        if cs == 1 && nr == 2 * w {
+        if cs == 1 && nr == vectors * w {
             for i in 0..<mr {
                 let row = UnsafeMutableRawPointer(c + rowOff[i])
-                var r0 = va * acc[2 * i], r1 = va * acc[2 * i + 1]
-                if t.accumulate {
-                    r0 += row.loadUnaligned(as: V.self)
-                    r1 += row.loadUnaligned(fromByteOffset: w * MemoryLayout<V.Scalar>.stride, as: V.self)
+                for v in 0..<vectors {
+                    let offset = v * w * MemoryLayout<V.Scalar>.stride
+                    var r = va * acc[2 * i + v]
+                    if t.accumulate { r += row.loadUnaligned(fromByteOffset: offset, as: V.self) }
+                    row.storeBytes(of: r, toByteOffset: offset, as: V.self)
                 }
-                row.storeBytes(of: r0, as: V.self)
-                row.storeBytes(of: r1, toByteOffset: w * MemoryLayout<V.Scalar>.stride, as: V.self)
             }
         } else {
             let lanes = UnsafeRawPointer(acc.baseAddress!).assumingMemoryBound(to: V.Scalar.self)

@@ -12,18 +12,21 @@ final class KernelTests: XCTestCase {
         return isas
     }
 
-    func checkKernel<T: BinaryFloatingPoint>(_ k: Microkernel<T>, name: String) {
+    /// The full kernel, or its narrow form (at most nr / 2 columns, `b` rows still nr apart).
+    func checkKernel<T: BinaryFloatingPoint>(_ k: Microkernel<T>, name: String, narrow: Bool = false) {
         let kc = 37
         let a = (0..<kc * k.mr).map { T(($0 * 7) % 11) - 5 }
         let b = (0..<kc * k.nr).map { T(($0 * 5) % 13) - 6 }
-        for (mr, nr, cs) in [(k.mr, k.nr, 1), (k.mr - 1, k.nr - 3, 1), (2, k.nr, 3)] {
+        let width = narrow ? k.nr / 2 : k.nr
+        guard let run = narrow ? k.narrow : k.run else { return XCTFail("\(name) has no narrow kernel") }
+        for (mr, nr, cs) in [(k.mr, width, 1), (k.mr - 1, max(1, width - 3), 1), (2, width, 3)] {
             for accumulate in [false, true] {
                 let ldc = k.nr * cs + 5
                 var c = [T](repeating: 1, count: ldc * k.mr)
                 let rowOff = (0..<k.mr).map { $0 * ldc }
                 c.withUnsafeMutableBufferPointer { cp in
-                    k.run(Tile(kc: kc, a: a, aStep: k.mr, b: b, bStep: k.nr, c: cp.baseAddress!, rowOff: rowOff,
-                                   cs: cs, mr: mr, nr: nr, alpha: 2, accumulate: accumulate))
+                    run(Tile(kc: kc, a: a, aStep: k.mr, b: b, bStep: k.nr, c: cp.baseAddress!, rowOff: rowOff,
+                             cs: cs, mr: mr, nr: nr, alpha: 2, accumulate: accumulate))
                 }
                 for i in 0..<k.mr {
                     for j in 0..<k.nr {
@@ -33,7 +36,8 @@ final class KernelTests: XCTestCase {
                             for p in 0..<kc { s += a[p * k.mr + i] * b[p * k.nr + j] }
                             want = 2 * s + (accumulate ? 1 : 0)
                         }
-                        XCTAssertEqual(c[i * ldc + j * cs], want, "\(name) mr=\(mr) nr=\(nr) cs=\(cs) acc=\(accumulate) (\(i),\(j))")
+                        XCTAssertEqual(c[i * ldc + j * cs], want,
+                                       "\(name) narrow=\(narrow) mr=\(mr) nr=\(nr) cs=\(cs) acc=\(accumulate) (\(i),\(j))")
                     }
                 }
             }
@@ -43,8 +47,10 @@ final class KernelTests: XCTestCase {
     func testEveryRunnableKernel() {
         XCTAssertTrue(runnable.contains { $0.name == ISA.selected.name })
         for isa in runnable {
-            checkKernel(isa.float32, name: "\(isa.name) float32")
-            checkKernel(isa.float64, name: "\(isa.name) float64")
+            for narrow in [false, true] {
+                checkKernel(isa.float32, name: "\(isa.name) float32", narrow: narrow)
+                checkKernel(isa.float64, name: "\(isa.name) float64", narrow: narrow)
+            }
         }
     }
 }

@@ -371,12 +371,18 @@ def test_products_larger_than_one_cache_block(rng, threads, dtype):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_symmetric_product_into_irregular_output(rng, threads):
-    # Same operand on both sides with two M labels and an output whose rows are not one
-    # stride apart: the mirrored triangle is written through offset tables.
+@pytest.mark.parametrize("padded_axis", [1, 3])
+def test_symmetric_product_into_irregular_output(rng, threads, padded_axis):
+    # Same operand on both sides with two M labels and an output whose rows (axis 1
+    # padded) or columns (axis 3 padded: tiles go through a buffer and a scatter) are not
+    # one stride apart: the triangle, its half-computed diagonal tiles and the mirror are
+    # written through offset tables.
     x = rng.standard_normal((5, 7, 40))
-    padded = np.full((5, 8, 5, 7), np.nan)
-    out = padded[:, :7]
+    shape = [5, 7, 5, 7]
+    shape[padded_axis] += 1
+    padded = np.full(shape, np.nan)
+    inside = tuple(slice(0, 7) if axis == padded_axis else slice(None) for axis in range(4))
+    out = padded[inside]
     before = swiftgram.get_num_threads()
     swiftgram.set_num_threads(threads)
     try:
@@ -385,7 +391,7 @@ def test_symmetric_product_into_irregular_output(rng, threads):
         swiftgram.set_num_threads(before)
     assert got is out
     np.testing.assert_allclose(out, np.einsum("ijk,lmk->ijlm", x, x), rtol=1e-12, atol=1e-12)
-    assert np.isnan(padded[:, 7]).all()  # the padding row is never written
+    assert np.isnan(np.take(padded, 7, axis=padded_axis)).all()  # the padding is never written
 
 
 def test_repeated_signature_fast_path_stays_correct(rng):
