@@ -120,6 +120,19 @@ struct IndexMap: Equatable {
     }
 }
 
+/// dst[i * dstStep] = src[i * srcStep] for i < n, by pointer steps (indexed loops over
+/// strided runs kept their overflow checks in the loop).
+@inline(__always)
+func copyStrided<E: Element>(_ n: Int, from src: UnsafePointer<E>, _ srcStep: Int,
+                             to dst: UnsafeMutablePointer<E.Acc>, _ dstStep: Int) {
+    var (s, d) = (src, dst)
+    for _ in 0..<n {
+        d.pointee = s.pointee.acc
+        s += srcStep
+        d += dstStep
+    }
+}
+
 /// Packs rows [r0, r0+count) x k [k0, k0+kc) of `src` into micro-panels of `R` rows:
 /// dst[panel][p * R + i]. Rows past `count` are zero so the kernel never branches.
 /// `rowsOuter` walks each row along k (k contiguous in memory), else each k across rows.
@@ -129,17 +142,20 @@ func pack<E: Element>(_ src: UnsafePointer<E>, rows: IndexMap, r0: Int, ks: Inde
                       into dst: UnsafeMutablePointer<E.Acc>) {
     // Operands read in place (see Gemm.aInPlace) only need their ragged last panel.
     var panel = onlyPartial ? count / R * R : 0
-    if rows.step == 1, let kst = ks.step, !rowsOuter {
+    if rows.step == 1, !rowsOuter {
         // Rows contiguous: each k step is one contiguous run across all the panels, read
         // once, in order (panel by panel would revisit every source line per panel).
-        var s = src + r0 + ks[k0] + panel
+        let first = src + r0 + panel
         var q = dst + panel * kc
         let full = count / R * R - panel
         let runBytes = (count - panel) * MemoryLayout<E>.stride
-        for _ in 0..<kc {
+        for p in 0..<kc {
+            let s = first + ks[k0 + p]
             // Fetch the run `ahead` k steps on while this one is copied.
-            let next = UnsafeRawPointer(s + ahead * kst)
-            for line in stride(from: 0, to: runBytes, by: 64) { sg_prefetch(next + line) }
+            if k0 + p + ahead < ks.count {
+                let next = UnsafeRawPointer(first + ks[k0 + p + ahead])
+                for line in stride(from: 0, to: runBytes, by: 64) { sg_prefetch(next + line) }
+            }
             if R == 6 && E.self == E.Acc.self {
                 // The SIMD kernels' 6-row panels: constant-size copies, a few vector moves.
                 var (t, u) = (UnsafeRawPointer(s), UnsafeMutableRawPointer(q))
@@ -164,7 +180,6 @@ func pack<E: Element>(_ src: UnsafePointer<E>, rows: IndexMap, r0: Int, ks: Inde
                 for i in 0..<rest { u[i] = s[full + i].acc }
                 for i in rest..<R { u[i] = E.Acc.zero }
             }
-            s += kst
             q += R
         }
         return
@@ -179,12 +194,7 @@ func pack<E: Element>(_ src: UnsafePointer<E>, rows: IndexMap, r0: Int, ks: Inde
                 let n = min(R, count - first)
                 let q = dst + first * kc + p * R
                 rows.forEachRun(from: r0 + first, count: n) { off, st, i0, len in
-                    let s = base + off
-                    if st == 1 {
-                        for i in 0..<len { q[i0 + i] = s[i].acc }
-                    } else {
-                        for i in 0..<len { q[i0 + i] = s[i * st].acc }
-                    }
+                    copyStrided(len, from: base + off, st, to: q + i0, 1)
                 }
                 for i in n..<R { q[i] = E.Acc.zero }
                 first += R
@@ -209,21 +219,13 @@ func pack<E: Element>(_ src: UnsafePointer<E>, rows: IndexMap, r0: Int, ks: Inde
             }
         case (let rst?, 1?):
             // k contiguous: stream along each row.
-            for i in 0..<n {
-                let s = src + (r0 + panel + i) * rst + ks[k0]
-                for p in 0..<kc { d[p * R + i] = s[p].acc }
-            }
+            for i in 0..<n { copyStrided(kc, from: src + (r0 + panel + i) * rst + ks[k0], 1, to: d + i, R) }
         default:
             // Along k within each row, a run of k at a time.
             for i in 0..<n {
                 let base = src + rows[r0 + panel + i]
                 ks.forEachRun(from: k0, count: kc) { off, st, p0, len in
-                    let s = base + off
-                    if st == 1 {
-                        for p in 0..<len { d[(p0 + p) * R + i] = s[p].acc }
-                    } else {
-                        for p in 0..<len { d[(p0 + p) * R + i] = s[p * st].acc }
-                    }
+                    copyStrided(len, from: base + off, st, to: d + p0 * R + i, R)
                 }
             }
         }
