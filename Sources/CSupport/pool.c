@@ -33,12 +33,28 @@ static _Atomic uint64_t generation = 0;  /* bumped for every job */
 static sg_pool_fn job_fn = 0;
 static void *job_ctx = 0;
 static int64_t job_n = 0;
-static _Atomic int64_t next_index = 0;
-static int active = 0;           /* workers still inside the current job */
+/* The current job's tag (low 32 bits of its generation) above the next item to hand out:
+ * a worker that wakes after its job has ended finds another tag and takes nothing. */
+static _Atomic uint64_t cursor = 0;
+static _Atomic int64_t done = 0;  /* items of the current job completed */
 
-/* Items are handed out one at a time, so a thread that wakes late simply takes fewer. */
-static void run_items(sg_pool_fn fn, void *ctx, int64_t n, int worker) {
-    for (int64_t i; (i = atomic_fetch_add(&next_index, 1)) < n;) fn(ctx, i, worker);
+/* Items are handed out one at a time, so a thread that wakes late simply takes fewer, and
+ * the caller waits only for the items taken, never for a helper still waking: on a virtual
+ * CPU the host has parked, that took a scheduler tick (3-4 ms) after short pauses (the
+ * 3000x3000 outer product called after 0.05-0.2 s of idling: median 4.2 -> 2.9 ms). */
+static void run_items(uint32_t tag, sg_pool_fn fn, void *ctx, int64_t n, int worker) {
+    for (;;) {
+        uint64_t c = atomic_load(&cursor);
+        do {
+            if ((uint32_t)(c >> 32) != tag || (int64_t)(c & 0xffffffffu) >= n) return;
+        } while (!atomic_compare_exchange_weak(&cursor, &c, c + 1));
+        fn(ctx, (int64_t)(c & 0xffffffffu), worker);
+        if (atomic_fetch_add(&done, 1) + 1 == n) {
+            pthread_mutex_lock(&state_lock);
+            pthread_cond_signal(&finished);
+            pthread_mutex_unlock(&state_lock);
+        }
+    }
 }
 
 static void *worker_main(void *arg) {
@@ -55,12 +71,9 @@ static void *worker_main(void *arg) {
         void *ctx = job_ctx;
         int64_t n = job_n;
         pthread_mutex_unlock(&state_lock);
-        run_items(fn, ctx, n, id + 1);
-        pthread_mutex_lock(&state_lock);
-        if (--active == 0) pthread_cond_signal(&finished);
+        run_items((uint32_t)seen, fn, ctx, n, id + 1);
         /* Stay awake briefly: calls often come back to back, and waking a sleeping thread
          * (on a virtual CPU the host may have parked) costs more than the spin. */
-        pthread_mutex_unlock(&state_lock);
         for (int spin = 0; spin < SPIN_ROUNDS && atomic_load(&generation) == seen; spin++) sg_cpu_relax();
         pthread_mutex_lock(&state_lock);
     }
@@ -74,7 +87,6 @@ static void reset_after_fork(void) {
     pthread_cond_init(&finished, 0);
     workers = 0;
     wanted = 0;
-    active = 0;
 }
 
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
@@ -85,7 +97,7 @@ void sg_parallel_for(int64_t n, int threads, sg_pool_fn fn, void *ctx) {
     int helpers = threads - 1;
     if (helpers > n - 1) helpers = (int)(n - 1);
     if (helpers > MAX_WORKERS) helpers = MAX_WORKERS;
-    if (helpers <= 0 || pthread_mutex_trylock(&job_lock) != 0) {
+    if (helpers <= 0 || n > (int64_t)UINT32_MAX || pthread_mutex_trylock(&job_lock) != 0) {
         for (int64_t i = 0; i < n; i++) fn(ctx, i, 0);
         return;
     }
@@ -105,17 +117,17 @@ void sg_parallel_for(int64_t n, int threads, sg_pool_fn fn, void *ctx) {
     job_fn = fn;
     job_ctx = ctx;
     job_n = n;
-    atomic_store(&next_index, 0);
     wanted = helpers;
-    active = helpers;
-    generation++;
+    uint32_t tag = (uint32_t)++generation;
+    atomic_store(&done, 0);
+    atomic_store(&cursor, (uint64_t)tag << 32);
     pthread_cond_broadcast(&wake);
     pthread_mutex_unlock(&state_lock);
 
-    run_items(fn, ctx, n, 0);
+    run_items(tag, fn, ctx, n, 0);
 
     pthread_mutex_lock(&state_lock);
-    while (active > 0) pthread_cond_wait(&finished, &state_lock);
+    while (atomic_load(&done) < n) pthread_cond_wait(&finished, &state_lock);
     wanted = 0;
     pthread_mutex_unlock(&state_lock);
     pthread_mutex_unlock(&job_lock);
