@@ -105,6 +105,16 @@ struct IndexMap: Equatable {
         return table[i / run] + (i % run) * runStep
     }
 
+    /// The lowest and highest offsets of indices [from, from+count) (count > 0).
+    func span(from: Int, count: Int) -> (Int, Int) {
+        var (lo, hi) = (Int.max, Int.min)
+        forEachRun(from: from, count: count) { off, st, _, len in
+            let last = off + (len - 1) * st
+            (lo, hi) = (min(lo, off, last), max(hi, off, last))
+        }
+        return (lo, hi)
+    }
+
     /// Calls body(offset, step, position, length) for the runs covering [from, from+count):
     /// `position` counts from `from`.
     @inline(__always) func forEachRun(from: Int, count: Int, _ body: (Int, Int, Int, Int) -> Void) {
@@ -190,9 +200,18 @@ func pack<E: Element>(_ src: UnsafePointer<E>, rows: IndexMap, r0: Int, ks: Inde
     }
     if !rowsOuter {
         // Across rows at each k, k outer over all the panels for the same reason: source
-        // lines that neighbouring panels share are read once per k step.
+        // lines that neighbouring panels share are read once per k step. When the rows lie
+        // densely in memory (a transposed run order, say), their span is prefetched ahead.
+        let (lo, hi) = rows.span(from: r0 + panel, count: count - panel)
+        let spanBytes = (hi - lo + 1) * MemoryLayout<E>.stride
+        let dense = spanBytes <= 4 * (count - panel) * MemoryLayout<E>.stride
+        let ahead = prefetchSteps(runBytes: spanBytes)
         for p in 0..<kc {
             let base = src + ks[k0 + p]
+            if dense && k0 + p + ahead < ks.count {
+                let next = UnsafeRawPointer(src + ks[k0 + p + ahead] + lo)
+                for line in stride(from: 0, to: spanBytes, by: 64) { sg_prefetch(next + line) }
+            }
             var first = panel
             while first < count {
                 let n = min(R, count - first)
