@@ -488,15 +488,17 @@ extension Microkernel {
 }
 
 /// Whether panels can be read where they are: unit-stride rows, uniform k stride, no type
-/// conversion, and k steps short enough that a panel's rows do not alias much in L1 (a
-/// power-of-two step maps every row into a few cache sets). Since packing prefetches,
-/// in place only wins for the symmetric product, where it saves packing the same data as
-/// both A and B. Measured on one core (float32): 1x224x224x64 same 2.0 against 2.3 ms,
-/// 4x56x56x128 same 1.49 against 1.50 ms at 512 B steps; distinct operands pack faster
-/// (2.3 against 2.8 ms, 3.5 against 3.8 ms).
-func readsInPlace<E: Element>(_: E.Type, rows: IndexMap, ks: IndexMap) -> Bool {
+/// conversion, k steps short enough that a panel's rows do not alias much in L1 (a
+/// power-of-two step maps every row into a few cache sets), and few micro-kernel calls
+/// (`reuse`) reading each panel: in place, every call streams the panel from L2; packed,
+/// from L1. Since packing prefetches, in place only wins for the symmetric product, where
+/// it saves packing the same data as both A and B. Measured (float32, 2 threads):
+/// 1x224x224x64 same 0.83 against 1.5 ms (B panels read by 11 row tiles), 4x56x56x128 same
+/// 0.69 in place against 0.64 ms with B packed (22 row tiles); distinct operands pack
+/// faster (one core: 2.3 against 2.8 ms, 3.5 against 3.8 ms).
+func readsInPlace<E: Element>(_: E.Type, rows: IndexMap, ks: IndexMap, reuse: Int) -> Bool {
     guard E.self == E.Acc.self, rows.step == 1, let k = ks.step else { return false }
-    return abs(k) * MemoryLayout<E>.stride <= 512
+    return abs(k) * MemoryLayout<E>.stride <= 512 && reuse < 16
 }
 
 /// The layout half of a GEMM step, independent of data and element type: the index sets
@@ -572,11 +574,12 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
     }
     let symmetric = a == b && M == N && aRows == bRows && aK == bK
         && batch.allSatisfy { $0.a == $0.b }
-    let g = Gemm<E>(kernel: kernel, blk: Blocking(E.Acc.self, mr: MR, nr: NR), aRows: aRows, aK: aK,
+    let blk = Blocking(E.Acc.self, mr: MR, nr: NR)
+    let g = Gemm<E>(kernel: kernel, blk: blk, aRows: aRows, aK: aK,
                     bRows: bRows, bK: bK, cRows: cRows, cCols: cCols,
                     aRowsOuter: l.aRowsOuter, bRowsOuter: l.bRowsOuter,
-                    aInPlace: symmetric && readsInPlace(E.self, rows: aRows, ks: aK),
-                    bInPlace: symmetric && readsInPlace(E.self, rows: bRows, ks: bK),
+                    aInPlace: symmetric && readsInPlace(E.self, rows: aRows, ks: aK, reuse: (min(N, blk.nc) + NR - 1) / NR),
+                    bInPlace: symmetric && readsInPlace(E.self, rows: bRows, ks: bK, reuse: (min(M, blk.mc) + MR - 1) / MR),
                     M: M, N: N, K: K, symmetric: symmetric)
     let threads = Threads.count
     let flops = Double(nb) * Double(M) * Double(N) * Double(K)

@@ -324,7 +324,8 @@ def test_each_isa_when_forced(isa):
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("shape", [(1, 64, 64, 20, 20), (1, 40, 50, 70, 70), (2, 30, 30, 45, 45),
-                                   (3, 7, 9, 130, 130), (1, 3, 5, 200, 200)])
+                                   (3, 7, 9, 130, 130), (1, 3, 5, 200, 200),
+                                   (2, 6, 10, 128, 128)])  # symmetric: A read in place, B packed
 def test_gram_engine_paths_match_float64_reference(rng, threads, shape):
     a, h, w, m, n = shape
     F = rng.standard_normal((a, h, w, m)).astype(np.float32)
