@@ -344,11 +344,13 @@ struct Gemm<E: Element> {
                     if out.direct {
                         for i in 0..<mr { rowOff[i] = out.rows[ic + ir + i] + out.cols[jc + j0] }
                         kernel.call(narrow: narrow, Tile(kc: kc, a: pa, aStep: aStep, b: pb, bStep: bStep,
-                                 c: out.base.assumingMemoryBound(to: E.Acc.self), rowOff: rowOff,
-                                 cs: out.cols.step ?? 1, mr: mr, nr: ncols, alpha: out.alpha, accumulate: accumulate))
+                                                         c: out.base.assumingMemoryBound(to: E.Acc.self), rowOff: rowOff,
+                                                         cs: out.cols.step ?? 1, mr: mr, nr: ncols, alpha: out.alpha,
+                                                         accumulate: accumulate))
                     } else {
                         kernel.call(narrow: narrow, Tile(kc: kc, a: pa, aStep: aStep, b: pb, bStep: bStep, c: ws.tile,
-                                 rowOff: tileRows, cs: 1, mr: mr, nr: ncols, alpha: E.Acc.one, accumulate: false))
+                                                         rowOff: tileRows, cs: 1, mr: mr, nr: ncols, alpha: E.Acc.one,
+                                                         accumulate: false))
                         let c = out.base.assumingMemoryBound(to: E.self)
                         for j in 0..<ncols { colOff[j] = out.cols[jc + j0 + j] }
                         for i in 0..<mr {
