@@ -3,12 +3,14 @@
 import SwiftgramKernels
 
 public let float32KernelAVX512 = Microkernel<Float>(
-    mr: microkernelRows, nr: 2 * 16, run: { simdMicrokernel(SIMD16<Float>.self, fused: true, $0) },
-    narrow: { simdMicrokernel(SIMD16<Float>.self, fused: true, vectors: 1, $0) })
+    mr: wideMicrokernelRows, nr: 2 * 16,
+    run: { simdMicrokernel(SIMD16<Float>.self, fused: true, rows: wideMicrokernelRows, $0) },
+    narrow: { simdMicrokernel(SIMD16<Float>.self, fused: true, rows: wideMicrokernelRows, vectors: 1, $0) })
 
 public let float64KernelAVX512 = Microkernel<Double>(
-    mr: microkernelRows, nr: 2 * 8, run: { simdMicrokernel(SIMD8<Double>.self, fused: true, $0) },
-    narrow: { simdMicrokernel(SIMD8<Double>.self, fused: true, vectors: 1, $0) })
+    mr: wideMicrokernelRows, nr: 2 * 8,
+    run: { simdMicrokernel(SIMD8<Double>.self, fused: true, rows: wideMicrokernelRows, $0) },
+    narrow: { simdMicrokernel(SIMD8<Double>.self, fused: true, rows: wideMicrokernelRows, vectors: 1, $0) })
 
 public let float32DotAVX512: DotFunction<Float> = { simdDot(SIMD16<Float>.self, fused: true, $0, $1, $2) }
 public let float64DotAVX512: DotFunction<Double> = { simdDot(SIMD8<Double>.self, fused: true, $0, $1, $2) }

@@ -146,6 +146,19 @@ func copyStrided<E: Element>(_ n: Int, from src: UnsafePointer<E>, _ srcStep: In
     }
 }
 
+/// Runs `body` with `R` as a literal for the SIMD kernels' panel sizes, so loops over a
+/// panel's R elements unroll into a few vector moves.
+@inline(__always)
+func withPanelSize(_ R: Int, _ body: (Int) -> Void) {
+    switch R {
+    case 6: body(6)
+    case 8: body(8)
+    case 16: body(16)
+    case 32: body(32)
+    default: body(R)
+    }
+}
+
 /// Packs rows [r0, r0+count) x k [k0, k0+kc) of `src` into micro-panels of `R` rows:
 /// dst[panel][p * R + i]. Rows past `count` are zero so the kernel never branches.
 /// `rowsOuter` walks each row along k (k contiguous in memory), else each k across rows.
@@ -170,19 +183,15 @@ func pack<E: Element>(_ src: UnsafePointer<E>, rows: IndexMap, r0: Int, ks: Inde
                 let next = UnsafeRawPointer(first + ks[k0 + p + ahead])
                 for line in stride(from: 0, to: runBytes, by: 64) { sg_prefetch(next + line) }
             }
-            if R == 6 && E.self == E.Acc.self {
-                // The SIMD kernels' 6-row panels: constant-size copies, a few vector moves.
-                var (t, u) = (UnsafeRawPointer(s), UnsafeMutableRawPointer(q))
-                let bytes = 6 * MemoryLayout<E>.stride
-                for _ in stride(from: 0, to: full, by: 6) {
-                    u.copyMemory(from: t, byteCount: bytes)
-                    t += bytes
-                    u += bytes * kc
-                }
-            } else {
+            withPanelSize(R) { R in
                 var (t, u) = (s, q)
                 for _ in stride(from: 0, to: full, by: R) {
-                    for i in 0..<R { u[i] = t[i].acc }
+                    if E.self == E.Acc.self {
+                        // A copy of constant size: vector moves (the element loop stays scalar).
+                        UnsafeMutableRawPointer(u).copyMemory(from: t, byteCount: R * MemoryLayout<E>.stride)
+                    } else {
+                        for i in 0..<R { u[i] = t[i].acc }
+                    }
                     t += R
                     u += R * kc
                 }
@@ -229,16 +238,15 @@ func pack<E: Element>(_ src: UnsafePointer<E>, rows: IndexMap, r0: Int, ks: Inde
         let n = min(R, count - panel)
         let d = dst + panel * kc
         switch (rows.step, ks.step) {
-        case (let rst?, 1?) where n == 6 && R == 6:
-            // k contiguous, a full panel of the SIMD kernels' 6 rows: one pass over k with
-            // contiguous stores, which the compiler vectorises as an interleaved store.
+        case (let rst?, 1?) where n == R:
+            // k contiguous, a full panel: one pass over k with contiguous stores, which the
+            // compiler vectorises as an interleaved store.
             let s = src + (r0 + panel) * rst + ks[k0]
-            let (s0, s1, s2) = (s, s + rst, s + 2 * rst)
-            let (s3, s4, s5) = (s + 3 * rst, s + 4 * rst, s + 5 * rst)
-            for p in 0..<kc {
-                let q = d + 6 * p
-                q[0] = s0[p].acc; q[1] = s1[p].acc; q[2] = s2[p].acc
-                q[3] = s3[p].acc; q[4] = s4[p].acc; q[5] = s5[p].acc
+            withPanelSize(R) { R in
+                for p in 0..<kc {
+                    let q = d + R &* p
+                    for i in 0..<R { q[i] = s[i &* rst &+ p].acc }
+                }
             }
         case (let rst?, 1?):
             // k contiguous: stream along each row.

@@ -5,7 +5,7 @@
 // the core, so the linker can never merge an AVX-512 specialisation into another path.
 //
 // Contract (BLIS-style): with packed panels
-//   a[p*MR + i]  (MR = 6 rows of A for each k step p)
+//   a[p*MR + i]  (MR = 6 or 8 rows of A for each k step p)
 //   b[p*NR + j]  (NR = 2 vectors of B for each k step p)
 // it computes, for i < mr, j < nr,
 //   c[rowOff[i] + j*cs] = alpha * sum_{p<kc} a[p*MR+i] * b[p*NR+j]   (+ old value if accumulate)
@@ -15,8 +15,10 @@
 import CSupport
 
 /// Rows of the register block. 6 x 2 vectors keeps 12 accumulators + 2 B vectors + one
-/// broadcast in registers on 16-register ISAs (AVX2, SSE) and leaves headroom on AVX-512.
-public let microkernelRows = 6
+/// broadcast in registers on 16-register ISAs (AVX2, SSE). AVX-512's 32 registers hold
+/// 8 x 2: fewer loads per FMA, and the power-of-two M of real Grams (64, 128, ...) splits
+/// into whole tiles (6 rows waste 3% of a 128-row product on its last tile).
+public let microkernelRows = 6, wideMicrokernelRows = 8
 
 /// Arguments of one micro-kernel call (see the contract above).
 public struct Tile<T> {
@@ -63,16 +65,18 @@ func fma<V: SIMD>(_ c: inout V, _ a: V, _ b: V, fused: Bool) where V.Scalar: Flo
     if fused { c.addProduct(a, b) } else { c += a * b }
 }
 
-/// `vectors` (2, or 1 for the narrow form) is a constant at every call, so each form
-/// compiles to its own loop.
+/// `rows` (6 or 8: any other value computes 6) and `vectors` (2, or 1 for the narrow form)
+/// are constants at every call, so each form compiles to its own loop with only its own
+/// accumulators.
 @inlinable @inline(__always)
 public func simdMicrokernel<V: SIMD>(
-    _: V.Type, fused: Bool, vectors: Int = 2, _ t: Tile<V.Scalar>
+    _: V.Type, fused: Bool, rows: Int = microkernelRows, vectors: Int = 2, _ t: Tile<V.Scalar>
 ) where V.Scalar: BinaryFloatingPoint {
     let (kc, c, rowOff, cs, mr, nr, alpha) = (t.kc, t.c, t.rowOff, t.cs, t.mr, t.nr, t.alpha)
     let w = V.scalarCount
     var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
     var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
+    var c60 = V(), c61 = V(), c70 = V(), c71 = V()
     // C's tile is read (accumulate) or written only after the k loop: fetch its lines now
     // so a C larger than the caches does not stall the stores (K-blocked products revisit
     // every tile once per K block).
@@ -93,6 +97,10 @@ public func simdMicrokernel<V: SIMD>(
             ai = V(repeating: pa[3]); fma(&c30, ai, b0, fused: fused); fma(&c31, ai, b1, fused: fused)
             ai = V(repeating: pa[4]); fma(&c40, ai, b0, fused: fused); fma(&c41, ai, b1, fused: fused)
             ai = V(repeating: pa[5]); fma(&c50, ai, b0, fused: fused); fma(&c51, ai, b1, fused: fused)
+            if rows == 8 {
+                ai = V(repeating: pa[6]); fma(&c60, ai, b0, fused: fused); fma(&c61, ai, b1, fused: fused)
+                ai = V(repeating: pa[7]); fma(&c70, ai, b0, fused: fused); fma(&c71, ai, b1, fused: fused)
+            }
             pa += stepA
             pb += stepB
         }
@@ -102,13 +110,17 @@ public func simdMicrokernel<V: SIMD>(
             fma(&c00, V(repeating: pa[0]), b0, fused: fused); fma(&c10, V(repeating: pa[1]), b0, fused: fused)
             fma(&c20, V(repeating: pa[2]), b0, fused: fused); fma(&c30, V(repeating: pa[3]), b0, fused: fused)
             fma(&c40, V(repeating: pa[4]), b0, fused: fused); fma(&c50, V(repeating: pa[5]), b0, fused: fused)
+            if rows == 8 {
+                fma(&c60, V(repeating: pa[6]), b0, fused: fused); fma(&c70, V(repeating: pa[7]), b0, fused: fused)
+            }
             pa += stepA
             pb += stepB
         }
     }
-    withUnsafeTemporaryAllocation(of: V.self, capacity: 12) { acc in
+    withUnsafeTemporaryAllocation(of: V.self, capacity: 16) { acc in
         acc[0] = c00; acc[1] = c01; acc[2] = c10; acc[3] = c11; acc[4] = c20; acc[5] = c21
         acc[6] = c30; acc[7] = c31; acc[8] = c40; acc[9] = c41; acc[10] = c50; acc[11] = c51
+        acc[12] = c60; acc[13] = c61; acc[14] = c70; acc[15] = c71
         let va = V(repeating: alpha)
         if cs == 1 && nr == vectors * w {
             for i in 0..<mr {
