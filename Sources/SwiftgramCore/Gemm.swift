@@ -300,6 +300,9 @@ struct Gemm<E: Element> {
     /// A (B) already has the panel layout (unit-stride rows, uniform k stride): full panels
     /// are read in place by the micro-kernel instead of being packed.
     let aInPlace: Bool, bInPlace: Bool
+    /// Symmetric product with B packed, MR dividing NR: A's rows are B's columns, so A's
+    /// micro-panels are read out of B's packed panels and A is never packed.
+    let aFromB: Bool
     let M: Int, N: Int, K: Int
     /// C = A * A^T on the same memory: only tiles on or above the diagonal are computed.
     let symmetric: Bool
@@ -319,8 +322,11 @@ struct Gemm<E: Element> {
                      panels: Range<Int>, out: OutputView<E.Acc>, accumulate: Bool, ws: Workspace<E.Acc>) {
         let MR = kernel.mr, NR = kernel.nr
         if symmetric && jc + min(nc, panels.upperBound * NR) <= ic { return }  // block below diagonal
-        pack(a, rows: aRows, r0: ic, ks: aK, k0: pc, count: mc, kc: kc, R: MR, rowsOuter: aRowsOuter,
-             onlyPartial: aInPlace, into: ws.a)
+        let aFromB = aFromB && ic >= jc && ic + mc <= jc + nc
+        if !aFromB {
+            pack(a, rows: aRows, r0: ic, ks: aK, k0: pc, count: mc, kc: kc, R: MR, rowsOuter: aRowsOuter,
+                 onlyPartial: aInPlace, into: ws.a)
+        }
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * MR + NR) { offs in
             let rowOff = offs.baseAddress!, tileRows = rowOff + MR, colOff = tileRows + MR
             for i in 0..<MR { tileRows[i] = i * NR }
@@ -337,7 +343,11 @@ struct Gemm<E: Element> {
                     let narrow = symmetric && nr > NR / 2 && jc + jr + NR / 2 <= ic + ir && kernel.narrow != nil
                     let c0 = narrow ? NR / 2 : 0
                     var (pa, aStep) = (UnsafePointer(ws.a + ir * kc), MR)
-                    if aInPlace && mr == MR {
+                    if aFromB {
+                        // Rows r..<r+MR are columns of one packed B panel (MR divides NR).
+                        let r = ic + ir - jc
+                        (pa, aStep) = (UnsafePointer(ws.b + r / NR * NR * kc + r % NR), NR)
+                    } else if aInPlace && mr == MR {
                         pa = UnsafeRawPointer(a + aRows[ic + ir] + aK[pc]).assumingMemoryBound(to: E.Acc.self)
                         aStep = aK.step!
                     }
@@ -585,12 +595,14 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
     let symmetric = a == b && M == N && aRows == bRows && aK == bK
         && batch.allSatisfy { $0.a == $0.b }
     let blk = Blocking(E.Acc.self, mr: MR, nr: NR)
+    let bInPlace = symmetric && readsInPlace(E.self, rows: bRows, ks: bK, reuse: (min(M, blk.mc) + MR - 1) / MR)
+    let aFromB = symmetric && !bInPlace && NR % MR == 0
     let g = Gemm<E>(kernel: kernel, blk: blk, aRows: aRows, aK: aK,
                     bRows: bRows, bK: bK, cRows: cRows, cCols: cCols,
                     aRowsOuter: l.aRowsOuter, bRowsOuter: l.bRowsOuter,
-                    aInPlace: symmetric && readsInPlace(E.self, rows: aRows, ks: aK, reuse: (min(N, blk.nc) + NR - 1) / NR),
-                    bInPlace: symmetric && readsInPlace(E.self, rows: bRows, ks: bK, reuse: (min(M, blk.mc) + MR - 1) / MR),
-                    M: M, N: N, K: K, symmetric: symmetric)
+                    aInPlace: symmetric && !aFromB
+                        && readsInPlace(E.self, rows: aRows, ks: aK, reuse: (min(N, blk.nc) + NR - 1) / NR),
+                    bInPlace: bInPlace, aFromB: aFromB, M: M, N: N, K: K, symmetric: symmetric)
     let threads = Threads.count
     let flops = Double(nb) * Double(M) * Double(N) * Double(K)
     let workers = flops < 1e5 ? 1 : threads
