@@ -511,11 +511,14 @@ extension Microkernel {
 /// conversion, k steps short enough that a panel's rows do not alias much in L1 (a
 /// power-of-two step maps every row into a few cache sets), and few micro-kernel calls
 /// (`reuse`) reading each panel: in place, every call streams the panel from L2; packed,
-/// from L1. Since packing prefetches, in place only wins for the symmetric product, where
-/// it saves packing the same data as both A and B. Measured (float32, 2 threads):
-/// 1x224x224x64 same 0.83 against 1.5 ms (B panels read by 11 row tiles), 4x56x56x128 same
-/// 0.69 in place against 0.64 ms with B packed (22 row tiles); distinct operands pack
-/// faster (one core: 2.3 against 2.8 ms, 3.5 against 3.8 ms).
+/// from L1. Since packing prefetches, in place only wins for the symmetric product when
+/// A cannot be read out of B's packed panels (6-row kernels), where it saves packing the
+/// same data twice. Measured (float32, 2 threads, 6-row AVX-512 kernel): 1x224x224x64 same
+/// 0.83 against 1.5 ms (B panels read by 11 row tiles), 4x56x56x128 same 0.69 in place
+/// against 0.64 ms with B packed (22 row tiles); distinct operands pack faster (one core:
+/// 2.3 against 2.8 ms, 3.5 against 3.8 ms). With A read from packed B (8-row kernel),
+/// packing B wins even at 8 row tiles: 1x224x224x64 same 0.73 -> 0.70 ms, float64
+/// 1.82 -> 1.40 ms.
 func readsInPlace<E: Element>(_: E.Type, rows: IndexMap, ks: IndexMap, reuse: Int) -> Bool {
     guard E.self == E.Acc.self, rows.step == 1, let k = ks.step else { return false }
     return abs(k) * MemoryLayout<E>.stride <= 512 && reuse < 16
@@ -595,14 +598,15 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
     let symmetric = a == b && M == N && aRows == bRows && aK == bK
         && batch.allSatisfy { $0.a == $0.b }
     let blk = Blocking(E.Acc.self, mr: MR, nr: NR)
-    let bInPlace = symmetric && readsInPlace(E.self, rows: bRows, ks: bK, reuse: (min(M, blk.mc) + MR - 1) / MR)
-    let aFromB = symmetric && !bInPlace && NR % MR == 0
+    // Symmetric: B packed and A read out of it where MR divides NR, else each operand in
+    // place where that beats packing it (see readsInPlace).
+    let aFromB = symmetric && NR % MR == 0, eachInPlace = symmetric && !aFromB
     let g = Gemm<E>(kernel: kernel, blk: blk, aRows: aRows, aK: aK,
                     bRows: bRows, bK: bK, cRows: cRows, cCols: cCols,
                     aRowsOuter: l.aRowsOuter, bRowsOuter: l.bRowsOuter,
-                    aInPlace: symmetric && !aFromB
-                        && readsInPlace(E.self, rows: aRows, ks: aK, reuse: (min(N, blk.nc) + NR - 1) / NR),
-                    bInPlace: bInPlace, aFromB: aFromB, M: M, N: N, K: K, symmetric: symmetric)
+                    aInPlace: eachInPlace && readsInPlace(E.self, rows: aRows, ks: aK, reuse: (min(N, blk.nc) + NR - 1) / NR),
+                    bInPlace: eachInPlace && readsInPlace(E.self, rows: bRows, ks: bK, reuse: (min(M, blk.mc) + MR - 1) / MR),
+                    aFromB: aFromB, M: M, N: N, K: K, symmetric: symmetric)
     let threads = Threads.count
     let flops = Double(nb) * Double(M) * Double(N) * Double(K)
     let workers = flops < 1e5 ? 1 : threads

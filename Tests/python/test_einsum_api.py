@@ -325,7 +325,8 @@ def test_each_isa_when_forced(isa):
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("shape", [(1, 64, 64, 20, 20), (1, 40, 50, 70, 70), (2, 30, 30, 45, 45),
                                    (3, 7, 9, 130, 130), (1, 3, 5, 200, 200),
-                                   (2, 6, 10, 128, 128)])  # symmetric: A read in place, B packed
+                                   (2, 6, 10, 128, 128),  # symmetric: A read from packed B
+                                   (1, 4, 8, 2100, 2100)])  # wider than one B block: A packed left of it
 def test_gram_engine_paths_match_float64_reference(rng, threads, shape):
     a, h, w, m, n = shape
     F = rng.standard_normal((a, h, w, m)).astype(np.float32)
@@ -347,6 +348,22 @@ def test_gram_engine_paths_match_float64_reference(rng, threads, shape):
     np.testing.assert_allclose(einsum_same, ref_same * h * w, rtol=2e-4, atol=2e-3)
     np.testing.assert_allclose(distinct, ref, rtol=2e-4, atol=2e-4)
     np.testing.assert_allclose(strided, ref, rtol=2e-4, atol=2e-4)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_symmetric_product_of_a_converted_type(rng, threads):
+    # float16 is packed as float32: A's panels read out of B's packed ones are converted too.
+    F = rng.standard_normal((2, 5, 6, 70)).astype(np.float16)
+    before = swiftgram.get_num_threads()
+    swiftgram.set_num_threads(threads)
+    try:
+        got = swiftgram.einsum("ahwm,ahwn->amn", F, F)
+    finally:
+        swiftgram.set_num_threads(before)
+    assert got.dtype == np.float16
+    F32 = F.astype(np.float32)
+    want = np.einsum("ahwm,ahwn->amn", F32, F32).astype(np.float16)
+    np.testing.assert_allclose(got.astype(np.float32), want.astype(np.float32), rtol=2e-3, atol=2e-2)
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
