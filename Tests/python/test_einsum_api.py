@@ -454,6 +454,31 @@ def test_fast_path_matches_the_general_path_on_every_layout(rng):
     np.testing.assert_allclose(swiftgram.einsum("ij,jk->ik", a, big_endian), a @ b)
 
 
+def test_gram_fast_path_keeps_scale_order_and_keys_apart(rng):
+    # gram() calls after the first of a signature go straight to the core, with the scale
+    # of that signature (normalised or not) and a C-ordered result; einsum calls of the
+    # same subscripts and shapes are never served from a gram entry, nor the reverse.
+    F = rng.random((2, 3, 4, 5))
+    G = rng.random((2, 3, 4, 5))
+    raw = np.einsum("ahwm,ahwn->amn", F, G)
+    raw_same = np.einsum("ahwm,ahwn->amn", F, F)
+    for _ in range(3):
+        np.testing.assert_allclose(swiftgram.gram(F, G), raw / 12, rtol=1e-12)
+        np.testing.assert_allclose(swiftgram.gram(F, G, normalize=False), raw, rtol=1e-12)
+        np.testing.assert_allclose(swiftgram.gram(F), raw_same / 12, rtol=1e-12)
+        np.testing.assert_allclose(swiftgram.einsum("ahwm,ahwn->amn", F, G), raw, rtol=1e-12)
+        Ff = np.asfortranarray(F)
+        got = swiftgram.gram(Ff)
+        assert got.flags.c_contiguous and got.ctypes.data % 64 == 0
+        np.testing.assert_allclose(got, raw_same / 12, rtol=1e-12)
+        np.testing.assert_allclose(swiftgram.gram(F[:, ::-1], G), np.einsum("ahwm,ahwn->amn", F[:, ::-1], G) / 12,
+                                   rtol=1e-12)
+    # Another spatial size, same ranks: its own scale.
+    H = rng.random((2, 5, 4, 5))
+    for _ in range(2):
+        np.testing.assert_allclose(swiftgram.gram(H), np.einsum("ahwm,ahwn->amn", H, H) / 20, rtol=1e-12)
+
+
 def test_fast_path_survives_evictions_from_other_threads(rng):
     # More signatures than the shim's table holds, called from several threads: entries
     # are replaced while other threads run them, and every result must stay right.

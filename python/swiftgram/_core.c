@@ -284,7 +284,10 @@ done:
  * remembers here; a call with a known signature goes straight from the ndarrays to the
  * core: no Python-level checks, no buffer objects, one aligned allocation. Operands must
  * be plain, aligned, native-order ndarrays (any strides in whole elements); anything else
- * misses and takes the general path, so the fast path never changes a result. */
+ * misses and takes the general path, so the fast path never changes a result. gram()
+ * entries sit in the same table, keyed by one of two private objects in place of the
+ * subscripts (normalised or not), so no einsum call can match them; they carry the scale
+ * and a C-ordered result. */
 #define FAST_SLOTS 512
 #define FAST_MAX_OPS 8
 #define FAST_MAX_DIMS 32 /* all operands' axes together */
@@ -296,10 +299,15 @@ typedef struct {
     npy_intp dims[FAST_MAX_DIMS];
     int out_nd;
     npy_intp out_dims[FAST_MAX_DIMS];
+    double alpha;  /* the result's scale: 1 for einsum, 1/positions for a normalised gram */
+    int c_order;   /* the result is C-ordered whatever the operands' order (gram) */
     Py_hash_t hash;
 } FastEntry;
 
 static FastEntry fast_table[FAST_SLOTS];
+
+/* gram()'s table keys: [0] unnormalised, [1] normalised (exported as GRAM_KEYS). */
+static PyObject *gram_keys[2];
 
 /* optimize values the fast path keys on: True/False and strings ('greedy', ...). */
 static int fast_optimize_ok(PyObject *o) { return PyBool_Check(o) || PyUnicode_CheckExact(o); }
@@ -311,9 +319,10 @@ static int fast_same_object(PyObject *a, PyObject *b) {
 }
 
 /* The signature of arrays ops[0..nops) into e (without the references); -1 if they do
- * not qualify, -2 on a Python error. */
+ * not qualify, -2 on a Python error. sub is einsum's subscripts or a gram key. */
 static int fast_signature(PyObject *sub, PyObject *const *ops, Py_ssize_t nops, PyObject *optimize, FastEntry *e) {
-    if (!PyUnicode_CheckExact(sub) || nops < 1 || nops > FAST_MAX_OPS || !fast_optimize_ok(optimize)) return -1;
+    int keyed = PyUnicode_CheckExact(sub) || sub == gram_keys[0] || sub == gram_keys[1];
+    if (!keyed || nops < 1 || nops > FAST_MAX_OPS || !fast_optimize_ok(optimize)) return -1;
     Py_hash_t h = PyObject_Hash(sub), ho = PyObject_Hash(optimize);
     if (h == -1 || ho == -1) return -2;
     Py_uhash_t x = (Py_uhash_t)h * 1000003u ^ (Py_uhash_t)ho;
@@ -347,12 +356,15 @@ static int fast_matches(const FastEntry *e, const FastEntry *key, PyObject *sub,
     return fast_same_object(e->subscripts, sub) && fast_same_object(e->optimize, optimize);
 }
 
-/* fast_remember(subscripts, arrays, optimize, plan, code, dtype): the front end vouches
- * that this signature computes plan in dtype (code) with every array read in place. */
+/* fast_remember(subscripts, arrays, optimize, plan, code, dtype, alpha=1, c_order=False):
+ * the front end vouches that this signature computes plan in dtype (code), scaled by
+ * alpha, with every array read in place. subscripts is a gram key for gram() calls. */
 static PyObject *py_fast_remember(PyObject *self, PyObject *args) {
     PyObject *sub, *arrays, *optimize, *plan, *dtype_o;
-    int code;
-    if (!PyArg_ParseTuple(args, "UO!OOiO", &sub, &PyTuple_Type, &arrays, &optimize, &plan, &code, &dtype_o)) return NULL;
+    int code, c_order = 0;
+    double alpha = 1.0;
+    if (!PyArg_ParseTuple(args, "OO!OOiO|dp", &sub, &PyTuple_Type, &arrays, &optimize, &plan, &code, &dtype_o,
+                          &alpha, &c_order)) return NULL;
     void *p = get_plan(plan);
     if (!p) return NULL;
     FastEntry key;
@@ -372,6 +384,8 @@ static PyObject *py_fast_remember(PyObject *self, PyObject *args) {
     e->plan = Py_NewRef(plan);
     e->descr = descr;
     e->code = code;
+    e->alpha = alpha;
+    e->c_order = c_order;
     e->out_nd = (int)out_nd;
     for (int d = 0; d < out_nd; d++) e->out_dims[d] = (npy_intp)shape[d];
     Py_XDECREF(old_sub); Py_XDECREF(old_opt); Py_XDECREF(old_plan); Py_XDECREF(old_descr);
@@ -415,15 +429,11 @@ static PyObject *py_aligned_empty(PyObject *self, PyObject *args) {
     return arr;
 }
 
-/* fast_einsum(args, optimize) -> the result, or None when the signature is not known. */
-static PyObject *py_fast_einsum(PyObject *self, PyObject *const *argv, Py_ssize_t argc) {
-    if (argc != 2 || !PyTuple_CheckExact(argv[0])) return raise_sg(SG_ERR_VALUE, "fast_einsum(args, optimize)");
-    PyObject *args = argv[0], *optimize = argv[1];
-    Py_ssize_t nargs = PyTuple_GET_SIZE(args);
-    if (nargs < 2) Py_RETURN_NONE;
-    PyObject *sub = PyTuple_GET_ITEM(args, 0), *const *ops = &PyTuple_GET_ITEM(args, 1);
+/* The result of ops[0..nops) under sub and optimize, or None when the signature is not
+ * known. */
+static PyObject *fast_call(PyObject *sub, PyObject *const *ops, Py_ssize_t nops, PyObject *optimize) {
     FastEntry key;
-    int rc = fast_signature(sub, ops, nargs - 1, optimize, &key);
+    int rc = fast_signature(sub, ops, nops, optimize, &key);
     if (rc == -2) return NULL;
     if (rc < 0) Py_RETURN_NONE;
     FastEntry *e = &fast_table[(Py_uhash_t)key.hash % FAST_SLOTS];
@@ -448,7 +458,7 @@ static PyObject *py_fast_einsum(PyObject *self, PyObject *const *argv, Py_ssize_
         }
         data[k] = PyArray_DATA(a);
     }
-    int fortran = multi && all_f;
+    int fortran = multi && all_f && !e->c_order;
     PyObject *out = aligned_array(e->descr, e->out_nd, e->out_dims, fortran);
     if (!out) return NULL;
     PyArrayObject *o = (PyArrayObject *)out;
@@ -461,16 +471,37 @@ static PyObject *py_fast_einsum(PyObject *self, PyObject *const *argv, Py_ssize_
         /* The entry may be replaced by another thread while the GIL is released. */
         PyObject *plan = Py_NewRef(e->plan);
         int code = e->code;
+        double alpha = e->alpha;
         char err[ERRLEN] = {0};
         Py_BEGIN_ALLOW_THREADS
         rc = sg_plan_execute(PyCapsule_GetPointer(plan, PLAN_NAME), code, data, shapes, strides,
-                             PyArray_DATA(o), out_shape, out_strides, 1.0, err, ERRLEN);
+                             PyArray_DATA(o), out_shape, out_strides, alpha, err, ERRLEN);
         Py_END_ALLOW_THREADS
         Py_DECREF(plan);
         if (rc != SG_OK) { Py_DECREF(out); return raise_sg(rc, err); }
     }
     return PyArray_Return(o); /* a 0-d result becomes a scalar, as numpy.einsum's */
 }
+
+/* fast_einsum(args, optimize) -> the result, or None when the signature is not known. */
+static PyObject *py_fast_einsum(PyObject *self, PyObject *const *argv, Py_ssize_t argc) {
+    if (argc != 2 || !PyTuple_CheckExact(argv[0])) return raise_sg(SG_ERR_VALUE, "fast_einsum(args, optimize)");
+    PyObject *args = argv[0];
+    Py_ssize_t nargs = PyTuple_GET_SIZE(args);
+    if (nargs < 2 || !PyUnicode_CheckExact(PyTuple_GET_ITEM(args, 0))) Py_RETURN_NONE;
+    return fast_call(PyTuple_GET_ITEM(args, 0), &PyTuple_GET_ITEM(args, 1), nargs - 1, argv[1]);
+}
+
+/* fast_gram(f1, f2, normalize) -> gram(f1, f2, normalize=normalize), or None when the
+ * signature is not known (f2 None: f1 with itself). */
+static PyObject *py_fast_gram(PyObject *self, PyObject *const *argv, Py_ssize_t argc) {
+    if (argc != 3) return raise_sg(SG_ERR_VALUE, "fast_gram(f1, f2, normalize)");
+    int normalize = PyObject_IsTrue(argv[2]);
+    if (normalize < 0) return NULL;
+    PyObject *ops[2] = {argv[0], argv[1] == Py_None ? argv[0] : argv[1]};
+    return fast_call(gram_keys[normalize], ops, 2, Py_False);
+}
+
 static PyObject *py_set_num_threads(PyObject *self, PyObject *arg) {
     long long n = PyLong_AsLongLong(arg);
     if (n == -1 && PyErr_Occurred()) return NULL;
@@ -495,7 +526,9 @@ static PyMethodDef methods[] = {
     {"plan_report", py_plan_report, METH_O, "plan_report(plan) -> str"},
     {"execute", py_execute, METH_VARARGS, "execute(plan, dtype, operands, out, alpha)"},
     {"fast_einsum", (PyCFunction)(void (*)(void))py_fast_einsum, METH_FASTCALL, "fast_einsum(args, optimize) -> result or None"},
-    {"fast_remember", py_fast_remember, METH_VARARGS, "fast_remember(subscripts, arrays, optimize, plan, code, dtype) -> bool"},
+    {"fast_gram", (PyCFunction)(void (*)(void))py_fast_gram, METH_FASTCALL, "fast_gram(f1, f2, normalize) -> result or None"},
+    {"fast_remember", py_fast_remember, METH_VARARGS,
+     "fast_remember(subscripts, arrays, optimize, plan, code, dtype, alpha=1, c_order=False) -> bool"},
     {"aligned_empty", py_aligned_empty, METH_VARARGS, "aligned_empty(shape, dtype, fortran) -> 64-byte aligned array"},
     {"set_num_threads", py_set_num_threads, METH_O, "set_num_threads(n)"},
     {"get_num_threads", py_get_num_threads, METH_NOARGS, "get_num_threads() -> int"},
@@ -507,5 +540,15 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "swiftgram._core", "s
 
 PyMODINIT_FUNC PyInit__core(void) {
     import_array();
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+    if (!m) return NULL;
+    for (int i = 0; i < 2; i++) {
+        if (!gram_keys[i] && !(gram_keys[i] = PyObject_CallNoArgs((PyObject *)&PyBaseObject_Type))) goto fail;
+    }
+    PyObject *keys = PyTuple_Pack(2, gram_keys[0], gram_keys[1]);
+    if (!keys || PyModule_AddObject(m, "GRAM_KEYS", keys) < 0) { Py_XDECREF(keys); goto fail; }  /* steals on success */
+    return m;
+fail:
+    Py_DECREF(m);
+    return NULL;
 }

@@ -64,7 +64,7 @@ def _prepare(subscripts: str, operands: list, arrays: list, dtype: Any, casting:
 
 
 def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str, casting: str,
-              optimize: Any, alpha: float = 1.0, allow_view: bool = True):
+              optimize: Any, alpha: float = 1.0, allow_view: bool = True, fast_key: Any = None):
     if order not in ORDERS:
         raise ValueError(f"einsum: order must be one of 'C', 'F', 'A', or 'K' (got {order!r})")
     if casting not in CASTINGS:
@@ -98,10 +98,14 @@ def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str,
     if p.cast_error:
         raise TypeError(p.cast_error)
     inputs = [a if usable_in_place(a, dt) else a.astype(dt, order="C") for a in arrays]
-    if (out is None and dtype is None and casting == "safe" and type(optimize) in (bool, str) and alpha == 1.0
-            and allow_view and not p.is_view and all(a is o and a.dtype == dt for a, o in zip(arrays, operands))):
-        # Validated: later calls with this signature take the shim's fast path.
-        _core.fast_remember(subscripts, tuple(arrays), optimize, p.plan, p.code, dt)
+    if (out is None and dtype is None and casting == "safe" and type(optimize) in (bool, str) and not p.is_view
+            and all(a is o and a.dtype == dt for a, o in zip(arrays, operands))):
+        # Validated: later calls with this signature take the shim's fast path (gram()'s
+        # under its own key, with its scale and a C-ordered result).
+        if fast_key is not None:
+            _core.fast_remember(fast_key, tuple(arrays), optimize, p.plan, p.code, dt, alpha, order == "C")
+        elif alpha == 1.0 and allow_view:
+            _core.fast_remember(subscripts, tuple(arrays), optimize, p.plan, p.code, dt)
     if out is not None:
         if not np.can_cast(dt, out.dtype, casting):
             raise TypeError(f"einsum: cannot cast the result from dtype('{dt}') to the out dtype "
@@ -163,6 +167,10 @@ def gram(f1: Any, f2: Any = None, *, normalize: bool = True, out: np.ndarray | N
     (for 4-D inputs: ``einsum('ahwm,ahwn->amn', f1, f2) / (h * w)``). The scale is applied
     inside the kernel, not as a second pass.
     """
+    if out is None:
+        result = _core.fast_gram(f1, f2, normalize)  # None unless the signature was seen
+        if result is not None:
+            return result
     a = np.asarray(f1)
     b = a if f2 is None else np.asarray(f2)
     for name, x in (("f1", a), ("f2", b)):
@@ -177,4 +185,5 @@ def gram(f1: Any, f2: Any = None, *, normalize: bool = True, out: np.ndarray | N
     if normalize and np.result_type(a, b).kind in "biu":
         dtype = np.float64  # integer features: the normalised Gram is real, as a / (h*w) is
     alpha = 1.0 / positions if normalize and positions > 0 else 1.0
-    return _contract(subscripts, [a, b], out, dtype, "C", "safe", False, alpha=alpha, allow_view=False)
+    return _contract(subscripts, [a, b], out, dtype, "C", "safe", False, alpha=alpha, allow_view=False,
+                     fast_key=_core.GRAM_KEYS[bool(normalize)])
