@@ -479,6 +479,42 @@ def test_gram_fast_path_keeps_scale_order_and_keys_apart(rng):
         np.testing.assert_allclose(swiftgram.gram(H), np.einsum("ahwm,ahwn->amn", H, H) / 20, rtol=1e-12)
 
 
+def test_result_memory_is_reused_only_after_its_array_dies(rng):
+    # Large results come from kept blocks when earlier results of a similar size died: a
+    # live result's memory is never handed out again, and every result keeps its values.
+    v = rng.random(600)
+    w = rng.random(600)
+    live = []
+    for k in range(8):
+        r = swiftgram.einsum("i,j", v * (k + 1), w)  # 2.9 MB results
+        assert r.ctypes.data % 64 == 0
+        if k % 2 == 0:
+            live.append((k, r))
+    for k, r in live:
+        np.testing.assert_array_equal(r, np.multiply.outer(v * (k + 1), w))
+    for (_, r), (_, s) in zip(live, live[1:]):
+        assert not np.shares_memory(r, s)
+    first = swiftgram.einsum("i,j", v, w)
+    address = first.ctypes.data
+    del first
+    again = swiftgram.einsum("i,j", w, v)  # the block just freed, reused
+    assert again.ctypes.data == address
+    np.testing.assert_array_equal(again, np.multiply.outer(w, v))
+
+
+@pytest.mark.parametrize("value, ok", [("0", True), ("16", True), ("-1", False), ("lots", False)])
+def test_result_cache_size_from_the_environment(value, ok):
+    code = ("import numpy as np, swiftgram as s; v=np.arange(1000.0);"
+            "[s.einsum('i,j', v, v) for _ in range(3)];"
+            "assert np.array_equal(s.einsum('i,j', v, v), np.multiply.outer(v, v))")
+    env = dict(os.environ, SWIFTGRAM_RESULT_CACHE_MB=value)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    if ok:
+        assert out.returncode == 0, out.stderr
+    else:
+        assert out.returncode != 0 and "SWIFTGRAM_RESULT_CACHE_MB must be a non-negative integer" in out.stderr
+
+
 def test_fast_path_survives_evictions_from_other_threads(rng):
     # More signatures than the shim's table holds, called from several threads: entries
     # are replaced while other threads run them, and every result must stay right.

@@ -7,7 +7,9 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
 #include <numpy/arrayobject.h>
 #include "swiftgram.h"
@@ -392,9 +394,85 @@ static PyObject *py_fast_remember(PyObject *self, PyObject *args) {
     Py_RETURN_TRUE;
 }
 
-/* An uninitialised array whose data is 64-byte aligned (frameworks such as TF then take
- * it without copying, and SIMD stores never split cache lines). Its base is a uint8
- * array 64 bytes longer, so NumPy owns and accounts the memory. */
+/* ---- Result memory ---------------------------------------------------------------------
+ * Results live in 64-byte aligned blocks (frameworks such as TF then take them without
+ * copying, and SIMD stores never split cache lines), each owned by a Block object that is
+ * the array's base. A large block, when its array dies, is kept for the next result of a
+ * similar size instead of going back to the kernel: a fresh block costs a page fault and
+ * the kernel zeroing every page on first touch (a 36 MB outer product: ~1.8 ms of work
+ * that takes 0.5 ms in reused memory), and on this VM two threads faulting at once can
+ * take several times as long as one. At most CACHE_SLOTS blocks and cache_cap bytes are
+ * kept (SWIFTGRAM_RESULT_CACHE_MB, default 256; 0 keeps none). */
+#define CACHE_SLOTS 4
+#define CACHE_MIN ((size_t)1 << 20)
+#define HUGE_MIN ((size_t)1 << 22) /* NumPy asks for transparent huge pages from 4 MiB */
+
+typedef struct {
+    PyObject_HEAD
+    void *data;
+    size_t size;
+} Block;
+
+static struct { void *data; size_t size; } cache[CACHE_SLOTS]; /* oldest first */
+static size_t cache_cap = (size_t)256 << 20, cache_total;
+
+static void cache_evict_oldest(void) {
+    free(cache[0].data);
+    cache_total -= cache[0].size;
+    memmove(&cache[0], &cache[1], sizeof(cache[0]) * (CACHE_SLOTS - 1));
+    cache[CACHE_SLOTS - 1].data = NULL;
+    cache[CACHE_SLOTS - 1].size = 0;
+}
+
+/* A kept block of size in [size, 2 * size] (the smallest), or a new one; NULL when out
+ * of memory. */
+static void *block_take(size_t size, size_t *got) {
+    int best = -1;
+    for (int i = 0; size >= CACHE_MIN && i < CACHE_SLOTS && cache[i].data; i++)
+        if (cache[i].size >= size && cache[i].size / 2 <= size && (best < 0 || cache[i].size < cache[best].size)) best = i;
+    if (best >= 0) {
+        void *p = cache[best].data;
+        *got = cache[best].size;
+        cache_total -= *got;
+        memmove(&cache[best], &cache[best + 1], sizeof(cache[0]) * (CACHE_SLOTS - 1 - best));
+        cache[CACHE_SLOTS - 1].data = NULL;
+        cache[CACHE_SLOTS - 1].size = 0;
+        return p;
+    }
+    void *p = NULL;
+    if (posix_memalign(&p, 64, size) != 0) return NULL;
+#ifdef MADV_HUGEPAGE
+    if (size >= HUGE_MIN) madvise((void *)((uintptr_t)p & ~(uintptr_t)4095), size, MADV_HUGEPAGE);
+#endif
+    *got = size;
+    return p;
+}
+
+static void block_dealloc(PyObject *self) {
+    Block *b = (Block *)self;
+    if (b->data && b->size >= CACHE_MIN && b->size <= cache_cap) {
+        while (cache[CACHE_SLOTS - 1].data || cache_total + b->size > cache_cap) cache_evict_oldest();
+        int i = 0;
+        while (cache[i].data) i++;
+        cache[i].data = b->data;
+        cache[i].size = b->size;
+        cache_total += b->size;
+    } else {
+        free(b->data);
+    }
+    Py_TYPE(self)->tp_free(self);
+}
+
+static PyTypeObject BlockType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "swiftgram._core.Block",
+    .tp_basicsize = sizeof(Block),
+    .tp_dealloc = block_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The memory of a swiftgram result (an array's base).",
+};
+
+/* An uninitialised array in a 64-byte aligned block. */
 static PyObject *aligned_array(PyArray_Descr *descr, int nd, npy_intp *dims, int fortran) {
     npy_intp count = 1, item = PyDataType_ELSIZE(descr);
     for (int d = 0; d < nd; d++) {
@@ -402,15 +480,19 @@ static PyObject *aligned_array(PyArray_Descr *descr, int nd, npy_intp *dims, int
         if (dims[d] > 0 && count > (NPY_MAX_INTP - 64) / item / dims[d]) return PyErr_NoMemory();
         count *= dims[d];
     }
-    npy_intp nbytes = (count > 0 ? count : 1) * item + 64;
-    PyObject *raw = PyArray_SimpleNew(1, &nbytes, NPY_UINT8);
-    if (!raw) return NULL;
-    char *data = PyArray_BYTES((PyArrayObject *)raw);
-    data += (64 - (uintptr_t)data % 64) % 64;
+    size_t nbytes = (size_t)((count > 0 ? count : 1) * item);
+    Block *b = PyObject_New(Block, &BlockType);
+    if (!b) return NULL;
+    b->data = block_take(nbytes, &b->size);
+    if (!b->data) { b->size = 0; Py_DECREF(b); return PyErr_NoMemory(); }
     Py_INCREF(descr);
-    PyObject *arr = PyArray_NewFromDescr(&PyArray_Type, descr, nd, dims, NULL, data,
+    PyObject *arr = PyArray_NewFromDescr(&PyArray_Type, descr, nd, dims, NULL, b->data,
                                          NPY_ARRAY_WRITEABLE | (fortran ? NPY_ARRAY_F_CONTIGUOUS : 0), NULL);
-    if (!arr || PyArray_SetBaseObject((PyArrayObject *)arr, raw) < 0) { Py_XDECREF(arr); Py_DECREF(raw); return NULL; }
+    if (!arr || PyArray_SetBaseObject((PyArrayObject *)arr, (PyObject *)b) < 0) {
+        Py_XDECREF(arr);
+        Py_DECREF(b);
+        return NULL;
+    }
     return arr;
 }
 
@@ -540,6 +622,17 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "swiftgram._core", "s
 
 PyMODINIT_FUNC PyInit__core(void) {
     import_array();
+    if (PyType_Ready(&BlockType) < 0) return NULL;
+    const char *mb = getenv("SWIFTGRAM_RESULT_CACHE_MB");
+    if (mb && *mb) {
+        char *end;
+        long long v = strtoll(mb, &end, 10);
+        if (*end || v < 0) {
+            PyErr_Format(PyExc_ValueError, "SWIFTGRAM_RESULT_CACHE_MB must be a non-negative integer, got '%s'", mb);
+            return NULL;
+        }
+        cache_cap = (size_t)(v < (1LL << 30) ? v : 1LL << 30) << 20;
+    }
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;
     for (int i = 0; i < 2; i++) {
