@@ -442,7 +442,10 @@ static void *block_take(size_t size, size_t *got) {
     void *p = NULL;
     if (posix_memalign(&p, 64, size) != 0) return NULL;
 #ifdef MADV_HUGEPAGE
-    if (size >= HUGE_MIN) madvise((void *)((uintptr_t)p & ~(uintptr_t)4095), size, MADV_HUGEPAGE);
+    if (size >= HUGE_MIN) { /* the whole pages inside the block, as NumPy does */
+        size_t skip = (4096 - (uintptr_t)p % 4096) % 4096;
+        madvise((char *)p + skip, size - skip, MADV_HUGEPAGE);
+    }
 #endif
     *got = size;
     return p;
