@@ -502,6 +502,22 @@ def test_result_memory_is_reused_only_after_its_array_dies(rng):
     np.testing.assert_array_equal(again, np.multiply.outer(w, v))
 
 
+def test_result_memory_is_seen_by_tracemalloc():
+    # Live results count as allocated memory (NumPy's own arrays do); a kept block does not.
+    import tracemalloc
+    v = np.ones(1000)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        r = swiftgram.einsum("i,j", v, v)  # 8 MB
+        held = tracemalloc.get_traced_memory()[0] - before
+        del r
+        after = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held >= 8_000_000 and after < 1_000_000
+
+
 @pytest.mark.parametrize("value, ok", [("0", True), ("16", True), ("-1", False), ("lots", False)])
 def test_result_cache_size_from_the_environment(value, ok):
     code = ("import numpy as np, swiftgram as s; v=np.arange(1000.0);"

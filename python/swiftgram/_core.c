@@ -402,9 +402,11 @@ static PyObject *py_fast_remember(PyObject *self, PyObject *args) {
  * the kernel zeroing every page on first touch (a 36 MB outer product: ~1.8 ms of work
  * that takes 0.5 ms in reused memory), and on this VM two threads faulting at once can
  * take several times as long as one. At most CACHE_SLOTS blocks and cache_cap bytes are
- * kept (SWIFTGRAM_RESULT_CACHE_MB, default 256; 0 keeps none). */
+ * kept (SWIFTGRAM_RESULT_CACHE_MB, default 256; 0 keeps none). tracemalloc sees the blocks
+ * of live results, as it sees NumPy's own. */
 #define CACHE_SLOTS 4
 #define CACHE_MIN ((size_t)1 << 20)
+#define TRACE_DOMAIN 0x5367 /* live result blocks, as tracemalloc sees them ("Sg") */
 #define HUGE_MIN ((size_t)1 << 22) /* NumPy asks for transparent huge pages from 4 MiB */
 
 typedef struct {
@@ -453,6 +455,7 @@ static void *block_take(size_t size, size_t *got) {
 
 static void block_dealloc(PyObject *self) {
     Block *b = (Block *)self;
+    if (b->data) PyTraceMalloc_Untrack(TRACE_DOMAIN, (uintptr_t)b->data);
     if (b->data && b->size >= CACHE_MIN && b->size <= cache_cap) {
         while (cache[CACHE_SLOTS - 1].data || cache_total + b->size > cache_cap) cache_evict_oldest();
         int i = 0;
@@ -488,6 +491,7 @@ static PyObject *aligned_array(PyArray_Descr *descr, int nd, npy_intp *dims, int
     if (!b) return NULL;
     b->data = block_take(nbytes, &b->size);
     if (!b->data) { b->size = 0; Py_DECREF(b); return PyErr_NoMemory(); }
+    PyTraceMalloc_Track(TRACE_DOMAIN, (uintptr_t)b->data, b->size);
     Py_INCREF(descr);
     PyObject *arr = PyArray_NewFromDescr(&PyArray_Type, descr, nd, dims, NULL, b->data,
                                          NPY_ARRAY_WRITEABLE | (fortran ? NPY_ARRAY_F_CONTIGUOUS : 0), NULL);
