@@ -418,12 +418,15 @@ typedef struct {
 static struct { void *data; size_t size; } cache[CACHE_SLOTS]; /* oldest first */
 static size_t cache_cap = (size_t)256 << 20, cache_total;
 
-static void cache_evict_oldest(void) {
-    free(cache[0].data);
-    cache_total -= cache[0].size;
-    memmove(&cache[0], &cache[1], sizeof(cache[0]) * (CACHE_SLOTS - 1));
+/* Takes slot i's block out of the cache (later slots move up); returns it, its size in *got. */
+static void *cache_remove(int i, size_t *got) {
+    void *p = cache[i].data;
+    *got = cache[i].size;
+    cache_total -= *got;
+    memmove(&cache[i], &cache[i + 1], sizeof(cache[0]) * (CACHE_SLOTS - 1 - i));
     cache[CACHE_SLOTS - 1].data = NULL;
     cache[CACHE_SLOTS - 1].size = 0;
+    return p;
 }
 
 /* A kept block of size in [size, 2 * size] (the smallest), or a new one; NULL when out
@@ -432,15 +435,7 @@ static void *block_take(size_t size, size_t *got) {
     int best = -1;
     for (int i = 0; size >= CACHE_MIN && i < CACHE_SLOTS && cache[i].data; i++)
         if (cache[i].size >= size && cache[i].size / 2 <= size && (best < 0 || cache[i].size < cache[best].size)) best = i;
-    if (best >= 0) {
-        void *p = cache[best].data;
-        *got = cache[best].size;
-        cache_total -= *got;
-        memmove(&cache[best], &cache[best + 1], sizeof(cache[0]) * (CACHE_SLOTS - 1 - best));
-        cache[CACHE_SLOTS - 1].data = NULL;
-        cache[CACHE_SLOTS - 1].size = 0;
-        return p;
-    }
+    if (best >= 0) return cache_remove(best, got);
     void *p = NULL;
     if (posix_memalign(&p, 64, size) != 0) return NULL;
 #ifdef MADV_HUGEPAGE
@@ -457,7 +452,8 @@ static void block_dealloc(PyObject *self) {
     Block *b = (Block *)self;
     if (b->data) PyTraceMalloc_Untrack(TRACE_DOMAIN, (uintptr_t)b->data);
     if (b->data && b->size >= CACHE_MIN && b->size <= cache_cap) {
-        while (cache[CACHE_SLOTS - 1].data || cache_total + b->size > cache_cap) cache_evict_oldest();
+        size_t evicted;
+        while (cache[CACHE_SLOTS - 1].data || cache_total + b->size > cache_cap) free(cache_remove(0, &evicted));
         int i = 0;
         while (cache[i].data) i++;
         cache[i].data = b->data;
