@@ -126,6 +126,9 @@ void sg_parallel_for(int64_t n, int threads, sg_pool_fn fn, void *ctx) {
 
     run_items(tag, fn, ctx, n, 0);
 
+    /* The helpers are usually finishing their last items: wait for them spinning, since
+     * a caller put to sleep is woken only after the host reschedules its virtual CPU. */
+    for (int spin = 0; spin < SPIN_ROUNDS && atomic_load(&done) < n; spin++) sg_cpu_relax();
     pthread_mutex_lock(&state_lock);
     while (atomic_load(&done) < n) pthread_cond_wait(&finished, &state_lock);
     wanted = 0;
