@@ -117,29 +117,41 @@ public func simdMicrokernel<V: SIMD>(
             pb += stepB
         }
     }
+    let va = V(repeating: alpha)
+    if cs == 1 && nr == vectors * w {
+        // Whole rows at unit stride (the usual case): stored straight from the registers,
+        // the old value added by one more FMA.
+        let size = MemoryLayout<V>.stride
+        @inline(__always) func store(_ row: UnsafeMutableRawPointer, _ offset: Int, _ x: V) {
+            var r = va * x
+            if t.accumulate {
+                r = row.loadUnaligned(fromByteOffset: offset, as: V.self)
+                fma(&r, va, x, fused: fused)
+            }
+            row.storeBytes(of: r, toByteOffset: offset, as: V.self)
+        }
+        @inline(__always) func store(_ i: Int, _ x0: V, _ x1: V) {
+            if i >= mr { return }
+            let row = UnsafeMutableRawPointer(c + rowOff[i])
+            store(row, 0, x0)
+            if vectors == 2 { store(row, size, x1) }
+        }
+        store(0, c00, c01); store(1, c10, c11); store(2, c20, c21)
+        store(3, c30, c31); store(4, c40, c41); store(5, c50, c51)
+        if rows == 8 { store(6, c60, c61); store(7, c70, c71) }
+        return
+    }
+    // A ragged or strided tile: lane by lane.
     withUnsafeTemporaryAllocation(of: V.self, capacity: 16) { acc in
         acc[0] = c00; acc[1] = c01; acc[2] = c10; acc[3] = c11; acc[4] = c20; acc[5] = c21
         acc[6] = c30; acc[7] = c31; acc[8] = c40; acc[9] = c41; acc[10] = c50; acc[11] = c51
         acc[12] = c60; acc[13] = c61; acc[14] = c70; acc[15] = c71
-        let va = V(repeating: alpha)
-        if cs == 1 && nr == vectors * w {
-            for i in 0..<mr {
-                let row = UnsafeMutableRawPointer(c + rowOff[i])
-                for v in 0..<vectors {
-                    let offset = v * w * MemoryLayout<V.Scalar>.stride
-                    var r = va * acc[2 * i + v]
-                    if t.accumulate { r += row.loadUnaligned(fromByteOffset: offset, as: V.self) }
-                    row.storeBytes(of: r, toByteOffset: offset, as: V.self)
-                }
-            }
-        } else {
-            let lanes = UnsafeRawPointer(acc.baseAddress!).assumingMemoryBound(to: V.Scalar.self)
-            for i in 0..<mr {
-                let row = c + rowOff[i]
-                for j in 0..<nr {
-                    let v = alpha * lanes[2 * w * i + j]
-                    row[j * cs] = t.accumulate ? row[j * cs] + v : v
-                }
+        let lanes = UnsafeRawPointer(acc.baseAddress!).assumingMemoryBound(to: V.Scalar.self)
+        for i in 0..<mr {
+            let row = c + rowOff[i]
+            for j in 0..<nr {
+                let v = alpha * lanes[2 * w * i + j]
+                row[j * cs] = t.accumulate ? row[j * cs] + v : v
             }
         }
     }
