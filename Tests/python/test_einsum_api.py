@@ -369,10 +369,10 @@ def test_symmetric_product_of_a_converted_type(rng, threads):
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_products_larger_than_one_cache_block(rng, threads, dtype):
-    # More rows than one A block (512 rows) and more K than one K block, batched and not,
-    # so row blocks, K blocks and ragged edge panels all take part.
-    a = rng.standard_normal((2, 1100, 300)).astype(dtype)
-    b = rng.standard_normal((2, 300, 75)).astype(dtype)
+    # More rows than one A block (at most 512 rows) and more K than one K block (at most
+    # 512), batched and not, so row blocks, K blocks and ragged edge panels all take part.
+    a = rng.standard_normal((2, 1100, 700)).astype(dtype)
+    b = rng.standard_normal((2, 700, 75)).astype(dtype)
     before = swiftgram.get_num_threads()
     swiftgram.set_num_threads(threads)
     try:
