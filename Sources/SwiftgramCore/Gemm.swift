@@ -26,10 +26,10 @@ let mirrorBlock = 16
 /// blocks save L3 traffic (1024 matmul on 2 threads: 5.5 -> 5.2 ms against 96 KiB).
 /// A narrow product (n columns) whose whole packed B block fits half of L2 even at twice
 /// the K block takes that: its micro-kernel then reads B from L2 at no loss and pays the
-/// per-tile cost (loading and storing C) half as often. Two threads, float32, medians:
-/// same-operand 4x56x56x128 Gram 0.579 -> 0.572 ms, 8x28x28x256 1.056 -> 1.029 ms,
-/// distinct 8x28x28x256 1.919 -> 1.895 ms. Wide ones keep the short block (float32
-/// 'acbd,dcfe->abef', N = 1920: 8% slower at twice the block).
+/// per-tile cost (loading and storing C) half as often. Two threads, medians: same-operand
+/// Grams 4x56x56x128 0.570 -> 0.558 ms, 8x28x28x256 1.031 -> 1.000 ms, float64 4x56x56x128
+/// 1.089 -> 1.061 ms. Wide ones keep the short block (float32 'acbd,dcfe->abef', N = 1920:
+/// 8% slower at twice the block).
 struct Blocking {
     let kc: Int, mc: Int, nc: Int
     init<T>(_: T.Type, mr: Int, nr: Int, n: Int) {
@@ -432,8 +432,8 @@ struct Gemm<E: Element> {
         // would idle one for a block). Each row block streams the packed B block from L3
         // once: 2 per worker rather than 4, two threads, 1024 matmul float32 4.90 -> 4.83 ms,
         // float64 10.67 -> 10.24 ms (medians, alternating processes).
-        let rowPanels = (M + MR - 1) / MR, mcPanels = max(1, blk.mc / MR), perWorker = symmetric ? 4 : 2
-        let rowBlocks = min(rowPanels, (max((rowPanels + mcPanels - 1) / mcPanels, perWorker * workers) + workers - 1) / workers * workers)
+        let rowPanels = (M + MR - 1) / MR, mcPanels = max(1, blk.mc / MR), blocksPerWorker = symmetric ? 4 : 2
+        let rowBlocks = min(rowPanels, (max((rowPanels + mcPanels - 1) / mcPanels, blocksPerWorker * workers) + workers - 1) / workers * workers)
         func rowBlock(_ i: Int) -> Range<Int> {
             min(M, rowPanels * i / rowBlocks * MR)..<min(M, rowPanels * (i + 1) / rowBlocks * MR)
         }
