@@ -24,20 +24,22 @@ let mirrorBlock = 16
 /// MC x KC of A in L2, KC x NC of B in L3. The A block takes half of this machine's 1 MiB
 /// L2: every row block streams the whole packed B block from L3 once, so fewer, larger
 /// blocks save L3 traffic (1024 matmul on 2 threads: 5.5 -> 5.2 ms against 96 KiB).
-/// A narrow product (n columns) whose whole packed B block fits half of L2 even at twice
-/// the K block takes that: its micro-kernel then reads B from L2 at no loss and pays the
-/// per-tile cost (loading and storing C) half as often. Two threads, medians: same-operand
-/// Grams 4x56x56x128 0.570 -> 0.558 ms, 8x28x28x256 1.031 -> 1.000 ms, float64 4x56x56x128
-/// 1.089 -> 1.061 ms. Wide ones keep the short block (float32 'acbd,dcfe->abef', N = 1920:
-/// 8% slower at twice the block).
+/// A product (n columns) whose whole packed B still fits one such L3 block at twice the K
+/// block takes that: its micro-kernel then reads B from L2 rather than L1 at no loss and
+/// pays the per-tile cost (loading and storing C) half as often. Two threads, medians:
+/// same-operand Grams 4x56x56x128 0.570 -> 0.558 ms, 8x28x28x256 1.031 -> 1.000 ms, float64
+/// 4x56x56x128 1.089 -> 1.061 ms; 1024 matmul float32 4.45 -> 4.38 ms, float64 9.53 -> 9.41
+/// ms. Wider ones keep the short block (float32 'acbd,dcfe->abef', N = 1920: 8% slower at
+/// twice the block). A and B blocks are sized by the K block actually used (k when shorter).
 struct Blocking {
     let kc: Int, mc: Int, nc: Int
-    init<T>(_: T.Type, mr: Int, nr: Int, n: Int) {
+    init<T>(_: T.Type, mr: Int, nr: Int, n: Int, k: Int) {
         let size = MemoryLayout<T>.stride
         let base = max(64, 1024 / max(size, 4))     // 256 floats, 128 doubles
-        kc = 2 * base * n * size <= 512 * 1024 ? 2 * base : base
-        mc = max(mr, (512 * 1024 / (kc * size)) / mr * mr)
-        nc = max(nr, (2 * 1024 * 1024 / (kc * size)) / nr * nr)
+        kc = 2 * base * n * size <= 2 * 1024 * 1024 ? 2 * base : base
+        let depth = max(1, min(kc, k))
+        mc = max(mr, (512 * 1024 / (depth * size)) / mr * mr)
+        nc = max(nr, (2 * 1024 * 1024 / (depth * size)) / nr * nr)
     }
 }
 
@@ -607,7 +609,7 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
     }
     let symmetric = a == b && M == N && aRows == bRows && aK == bK
         && batch.allSatisfy { $0.a == $0.b }
-    let blk = Blocking(E.Acc.self, mr: MR, nr: NR, n: N)
+    let blk = Blocking(E.Acc.self, mr: MR, nr: NR, n: N, k: K)
     // Symmetric: B packed and A read out of it where MR divides NR, else each operand in
     // place where that beats packing it (see readsInPlace).
     let aFromB = symmetric && NR % MR == 0, eachInPlace = symmetric && !aFromB
