@@ -173,12 +173,15 @@ struct LoopNest {
         let lanewise = reduces && kRuns > 1 && kRow.size <= lanewiseRun
             && (b == nil ? kRow.a == 1 : (kRow.a, kRow.b) == (1, 1) || (kRow.a, kRow.b) == (0, 1) || (kRow.a, kRow.b) == (1, 0))
 
-        func runRows(_ first: Int, _ last: Int) {
+        /// Rows [first, last), or the part `span` of each row when elementwise.
+        func runRows(_ first: Int, _ last: Int, _ span: Range<Int>? = nil) {
             var o = Odometer(rowDims, start: first)
             for _ in first..<last {
                 let pa = a + o.a, pb = b.map { $0 + o.b }, pc = c + o.c
                 if !reduces {
-                    elementwiseRow(row.size, pa, row.a, pb, row.b, pc, row.c, alpha)
+                    let j = span ?? 0..<row.size
+                    elementwiseRow(j.count, pa + j.lowerBound * row.a, row.a, pb.map { $0 + j.lowerBound * row.b }, row.b,
+                                   pc + j.lowerBound * row.c, row.c, alpha)
                 } else if lanewise {
                     // Many short unit-stride runs: add them lane by lane into one buffer and
                     // reduce that once (a horizontal sum per run costs more than the run).
@@ -212,11 +215,20 @@ struct LoopNest {
             }
         }
 
-        let threads = min(Threads.count, rows)
+        let threads = Threads.count
         let (work, overflow) = outerCount.multipliedReportingOverflow(by: max(innerCount, 1))
-        if threads > 1 && (overflow || work >= parallelLoopWork) {
+        let parallel = threads > 1 && (overflow || work >= parallelLoopWork)
+        if parallel && !reduces && rows < threads {
+            // Fewer rows than threads, elementwise (NumPy's 'i,->i' is one row of 480000):
+            // each row is split into pieces instead.
+            let pieces = (4 * threads + rows - 1) / rows
+            parallelFor(rows * pieces, threads: threads) { t, _ in
+                let (r, p) = (t / pieces, t % pieces)
+                runRows(r, r + 1, row.size * p / pieces..<row.size * (p + 1) / pieces)
+            }
+        } else if parallel && rows > 1 {
             let chunks = min(rows, 4 * threads)
-            parallelFor(chunks, threads: threads) { t, _ in runRows(rows * t / chunks, rows * (t + 1) / chunks) }
+            parallelFor(chunks, threads: min(threads, rows)) { t, _ in runRows(rows * t / chunks, rows * (t + 1) / chunks) }
         } else {
             runRows(0, rows)
         }

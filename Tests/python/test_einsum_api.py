@@ -388,6 +388,27 @@ def test_products_larger_than_one_cache_block(rng, threads, dtype):
     np.testing.assert_allclose(transposed, want[1], **tol)
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_elementwise_products_with_fewer_rows_than_threads(rng, threads):
+    # Long elementwise rows (more work than one thread takes) but fewer rows than threads:
+    # each row is split into pieces, which must meet exactly (sizes not divisible by the
+    # piece count, strided inputs and output, a broadcast scalar).
+    x = rng.standard_normal(480007)
+    y = rng.standard_normal((2, 2 * 300001 + 2))[:, :-2:2]  # rows that do not coalesce
+    z = rng.standard_normal((2, 300001))
+    out = np.full((2, 2 * 300001 + 2), np.nan)[:, 1:-1:2]
+    before = swiftgram.get_num_threads()
+    swiftgram.set_num_threads(threads)
+    try:
+        scaled = swiftgram.einsum("i,->i", x, 3.0, out=np.full_like(x, np.nan))
+        product = swiftgram.einsum("ij,ij->ij", y, z, out=out)
+    finally:
+        swiftgram.set_num_threads(before)
+    np.testing.assert_array_equal(scaled, x * 3.0)  # out= starts as NaN: every element written
+    assert product is out
+    np.testing.assert_array_equal(out, y * z)
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("padded_axis", [1, 3])
 def test_symmetric_product_into_irregular_output(rng, threads, padded_axis):
