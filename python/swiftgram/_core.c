@@ -288,8 +288,8 @@ done:
  * be plain, aligned, native-order ndarrays (any strides in whole elements); anything else
  * misses and takes the general path, so the fast path never changes a result. gram()
  * entries sit in the same table, keyed by one of two private objects in place of the
- * subscripts (normalised or not), so no einsum call can match them; they carry the scale
- * and a C-ordered result. */
+ * subscripts (normalised or not), so no einsum call can match them; they carry the scale,
+ * and their result is C-ordered whatever the operands' order, as gram()'s always is. */
 #define FAST_SLOTS 512
 #define FAST_MAX_OPS 8
 #define FAST_MAX_DIMS 32 /* all operands' axes together */
@@ -302,7 +302,6 @@ typedef struct {
     int out_nd;
     npy_intp out_dims[FAST_MAX_DIMS];
     double alpha;  /* the result's scale: 1 for einsum, 1/positions for a normalised gram */
-    int c_order;   /* the result is C-ordered whatever the operands' order (gram) */
     Py_hash_t hash;
 } FastEntry;
 
@@ -358,15 +357,15 @@ static int fast_matches(const FastEntry *e, const FastEntry *key, PyObject *sub,
     return fast_same_object(e->subscripts, sub) && fast_same_object(e->optimize, optimize);
 }
 
-/* fast_remember(subscripts, arrays, optimize, plan, code, dtype, alpha=1, c_order=False):
+/* fast_remember(subscripts, arrays, optimize, plan, code, dtype, alpha=1):
  * the front end vouches that this signature computes plan in dtype (code), scaled by
  * alpha, with every array read in place. subscripts is a gram key for gram() calls. */
 static PyObject *py_fast_remember(PyObject *self, PyObject *args) {
     PyObject *sub, *arrays, *optimize, *plan, *dtype_o;
-    int code, c_order = 0;
+    int code;
     double alpha = 1.0;
-    if (!PyArg_ParseTuple(args, "OO!OOiO|dp", &sub, &PyTuple_Type, &arrays, &optimize, &plan, &code, &dtype_o,
-                          &alpha, &c_order)) return NULL;
+    if (!PyArg_ParseTuple(args, "OO!OOiO|d", &sub, &PyTuple_Type, &arrays, &optimize, &plan, &code, &dtype_o,
+                          &alpha)) return NULL;
     void *p = get_plan(plan);
     if (!p) return NULL;
     FastEntry key;
@@ -387,7 +386,6 @@ static PyObject *py_fast_remember(PyObject *self, PyObject *args) {
     e->descr = descr;
     e->code = code;
     e->alpha = alpha;
-    e->c_order = c_order;
     e->out_nd = (int)out_nd;
     for (int d = 0; d < out_nd; d++) e->out_dims[d] = (npy_intp)shape[d];
     Py_XDECREF(old_sub); Py_XDECREF(old_opt); Py_XDECREF(old_plan); Py_XDECREF(old_descr);
@@ -543,7 +541,7 @@ static PyObject *fast_call(PyObject *sub, PyObject *const *ops, Py_ssize_t nops,
         }
         data[k] = PyArray_DATA(a);
     }
-    int fortran = multi && all_f && !e->c_order;
+    int fortran = multi && all_f && sub != gram_keys[0] && sub != gram_keys[1];
     PyObject *out = aligned_array(e->descr, e->out_nd, e->out_dims, fortran);
     if (!out) return NULL;
     PyArrayObject *o = (PyArrayObject *)out;
@@ -613,7 +611,7 @@ static PyMethodDef methods[] = {
     {"fast_einsum", (PyCFunction)(void (*)(void))py_fast_einsum, METH_FASTCALL, "fast_einsum(args, optimize) -> result or None"},
     {"fast_gram", (PyCFunction)(void (*)(void))py_fast_gram, METH_FASTCALL, "fast_gram(f1, f2, normalize) -> result or None"},
     {"fast_remember", py_fast_remember, METH_VARARGS,
-     "fast_remember(subscripts, arrays, optimize, plan, code, dtype, alpha=1, c_order=False) -> bool"},
+     "fast_remember(subscripts, arrays, optimize, plan, code, dtype, alpha=1) -> bool"},
     {"aligned_empty", py_aligned_empty, METH_VARARGS, "aligned_empty(shape, dtype, fortran) -> 64-byte aligned array"},
     {"set_num_threads", py_set_num_threads, METH_O, "set_num_threads(n)"},
     {"get_num_threads", py_get_num_threads, METH_NOARGS, "get_num_threads() -> int"},

@@ -101,9 +101,9 @@ def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str,
     if (out is None and dtype is None and casting == "safe" and type(optimize) in (bool, str) and not p.is_view
             and all(a is o and a.dtype == dt for a, o in zip(arrays, operands))):
         # Validated: later calls with this signature take the shim's fast path (gram()'s
-        # under its own key, with its scale and a C-ordered result).
+        # under its own key, with its scale; the shim gives those a C-ordered result).
         if fast_key is not None:
-            _core.fast_remember(fast_key, tuple(arrays), optimize, p.plan, p.code, dt, alpha, order == "C")
+            _core.fast_remember(fast_key, tuple(arrays), optimize, p.plan, p.code, dt, alpha)
         elif alpha == 1.0 and allow_view:
             _core.fast_remember(subscripts, tuple(arrays), optimize, p.plan, p.code, dt)
     if out is not None:
