@@ -141,7 +141,7 @@ public func simdMicrokernel<V: SIMD>(
         if rows == 8 { store(6, c60, c61); store(7, c70, c71) }
         return
     }
-    // A ragged or strided tile: lane by lane.
+    // A ragged or strided tile: lane by lane, rounded as the vector path rounds.
     withUnsafeTemporaryAllocation(of: V.self, capacity: 16) { acc in
         acc[0] = c00; acc[1] = c01; acc[2] = c10; acc[3] = c11; acc[4] = c20; acc[5] = c21
         acc[6] = c30; acc[7] = c31; acc[8] = c40; acc[9] = c41; acc[10] = c50; acc[11] = c51
@@ -150,8 +150,8 @@ public func simdMicrokernel<V: SIMD>(
         for i in 0..<mr {
             let row = c + rowOff[i]
             for j in 0..<nr {
-                let v = alpha * lanes[2 * w * i + j]
-                row[j * cs] = t.accumulate ? row[j * cs] + v : v
+                let x = lanes[2 * w * i + j]
+                row[j * cs] = !t.accumulate ? alpha * x : fused ? row[j * cs].addingProduct(alpha, x) : row[j * cs] + alpha * x
             }
         }
     }
