@@ -29,8 +29,10 @@ let mirrorBlock = 16
 /// pays the per-tile cost (loading and storing C) half as often. Two threads, medians:
 /// same-operand Grams 4x56x56x128 0.570 -> 0.558 ms, 8x28x28x256 1.031 -> 1.000 ms, float64
 /// 4x56x56x128 1.089 -> 1.061 ms; 1024 matmul float32 4.45 -> 4.38 ms, float64 9.53 -> 9.41
-/// ms. Wider ones keep the short block (float32 'acbd,dcfe->abef', N = 1920: 8% slower at
-/// twice the block). A and B blocks are sized by the K block actually used (k when shorter).
+/// ms. Wider ones keep the short block (float32 'acbd,dcfe->abef' packing all N = 1920
+/// columns: 8% slower at twice the block; each of two threads packing its own 960 columns
+/// takes the long one at no loss: 14.2-14.5 ms either way). A and B blocks are sized by the K block actually
+/// used (k when shorter).
 struct Blocking {
     let kc: Int, mc: Int, nc: Int
     init<T>(_: T.Type, mr: Int, nr: Int, n: Int, k: Int) {
@@ -395,16 +397,17 @@ struct Gemm<E: Element> {
         }
     }
 
-    /// The whole product for rows [m0, m1) and K range [k0, k1) on one thread; with
-    /// `accumulate` the result is added to what `out` holds (K-split partial sums).
+    /// The product for rows [m0, m1), columns [n0, n1) and K range [k0, k1) on one thread;
+    /// with `accumulate` the result is added to what `out` holds (K-split partial sums).
     func serial(a: UnsafePointer<E>, b: UnsafePointer<E>, out: OutputView<E.Acc>, m0: Int, m1: Int,
-                k0: Int, k1: Int, accumulate: Bool = false, ws: Workspace<E.Acc>) {
-        let NR = kernel.nr
+                n0: Int = 0, n1: Int? = nil, k0: Int, k1: Int, accumulate: Bool = false, ws: Workspace<E.Acc>) {
+        let NR = kernel.nr, n1 = n1 ?? N
+        if m0 >= m1 || n0 >= n1 { return }
         let kcStep = balancedBlock(k1 - k0, limit: blk.kc)
         let mcStep = balancedBlock(m1 - m0, limit: blk.mc, unit: kernel.mr)
-        var jc = 0
-        while jc < N {
-            let nc = min(blk.nc, N - jc)
+        var jc = n0
+        while jc < n1 {
+            let nc = min(blk.nc, n1 - jc)
             var pc = k0
             while pc < k1 {
                 let kc = min(kcStep, k1 - pc)
@@ -422,30 +425,23 @@ struct Gemm<E: Element> {
         }
     }
 
-    /// All threads on one product: B panels packed together, then row blocks (or column
-    /// panels) handed out to whichever thread is free.
+    /// All threads on one symmetric product: B panels packed together, then row blocks
+    /// handed out to whichever thread is free (a triangle's row blocks differ in work, and
+    /// A's panels are read out of the shared packed B).
     func cooperative(a: UnsafePointer<E>, b: UnsafePointer<E>, out: OutputView<E.Acc>, workers: Int,
                      ws: [Workspace<E.Acc>], sharedB: UnsafeMutablePointer<E.Acc>) {
         let MR = kernel.mr, NR = kernel.nr
         let kcStep = balancedBlock(K, limit: blk.kc)
-        // Row blocks of whole MR panels, at most mc rows: at least 2 per worker (a late
-        // thread still finds work), 4 for a triangle (its row blocks differ in work), and a
-        // multiple of the workers in number, of nearly equal size (11 blocks on 2 threads
-        // would idle one for a block). Each row block streams the packed B block from L3
-        // once: 2 per worker rather than 4, two threads, 1024 matmul float32 4.90 -> 4.83 ms,
-        // float64 10.67 -> 10.24 ms (medians, alternating processes).
-        let rowPanels = (M + MR - 1) / MR, mcPanels = max(1, blk.mc / MR), blocksPerWorker = symmetric ? 4 : 2
-        let rowBlocks = min(rowPanels, (max((rowPanels + mcPanels - 1) / mcPanels, blocksPerWorker * workers) + workers - 1) / workers * workers)
-        func rowBlock(_ i: Int) -> Range<Int> {
-            min(M, rowPanels * i / rowBlocks * MR)..<min(M, rowPanels * (i + 1) / rowBlocks * MR)
-        }
-        let mcStep = balancedBlock(M, limit: blk.mc, unit: MR)
+        // Row blocks of whole MR panels, at most mc rows: at least 4 per worker (the
+        // triangle's blocks differ in work; a late thread still finds work), a multiple of
+        // the workers in number, of nearly equal size (11 blocks on 2 threads would idle one
+        // for a block).
+        let rowPanels = (M + MR - 1) / MR, mcPanels = max(1, blk.mc / MR)
+        let rowBlocks = min(rowPanels, (max((rowPanels + mcPanels - 1) / mcPanels, 4 * workers) + workers - 1) / workers * workers)
         var jc = 0
         while jc < N {
             let nc = min(blk.nc, N - jc)
             let panels = (nc + NR - 1) / NR
-            let splitRows = rowBlocks >= 2 * workers || rowBlocks >= panels
-            let items = splitRows ? rowBlocks : min(panels, 4 * workers)
             let packItems = min(panels, 2 * workers)
             var pc = 0
             while pc < K {
@@ -454,22 +450,10 @@ struct Gemm<E: Element> {
                     packB(b, jc: jc, nc: nc, pc: pc, kc: kc, panels: panels * i / packItems..<panels * (i + 1) / packItems,
                           into: sharedB)
                 }
-                parallelFor(items, threads: workers) { i, w in
-                    let wsw = Workspace(a: ws[w].a, b: sharedB, tile: ws[w].tile)
-                    if splitRows {
-                        let r = rowBlock(i)
-                        macroKernel(a, b, ic: r.lowerBound, mc: r.count, jc: jc, nc: nc, pc: pc, kc: kc,
-                                    panels: 0..<panels, out: out, accumulate: pc > 0, ws: wsw)
-                    } else {
-                        let cols = panels * i / items..<panels * (i + 1) / items
-                        var ic = 0
-                        while ic < M {
-                            let mc = min(mcStep, M - ic)
-                            macroKernel(a, b, ic: ic, mc: mc, jc: jc, nc: nc, pc: pc, kc: kc, panels: cols,
-                                        out: out, accumulate: pc > 0, ws: wsw)
-                            ic += mc
-                        }
-                    }
+                parallelFor(rowBlocks, threads: workers) { i, w in
+                    let ic = min(M, rowPanels * i / rowBlocks * MR), end = min(M, rowPanels * (i + 1) / rowBlocks * MR)
+                    macroKernel(a, b, ic: ic, mc: end - ic, jc: jc, nc: nc, pc: pc, kc: kc, panels: 0..<panels,
+                                out: out, accumulate: pc > 0, ws: Workspace(a: ws[w].a, b: sharedB, tile: ws[w].tile))
                 }
                 pc += kc
             }
@@ -585,9 +569,26 @@ struct GemmLayout {
     }
 }
 
-/// Multiply-adds below which one product's rows are split statically over the threads
-/// instead of sharing packed B panels.
-let rowSplitWork = 1e8
+/// The grid of blocks of C that one product is cut into, a block per worker, each computed
+/// by its worker alone from its own packed panels: no packed panel or line of C passes
+/// between cores and the threads never wait for each other. Sharing packed B instead (each
+/// thread packs part of it, every thread reads all of it, two barriers per K block) packs
+/// less, but this host sometimes places the two virtual CPUs far apart (a core-to-core
+/// round trip of ~400 ns instead of ~100 ns) for minutes, and then every shared line costs.
+/// Two threads, alternating processes, medians, shared -> grid: placed far apart, float32
+/// 'acbd,dcfe->abef' 16.6 -> 13.9 ms, float64 34.8 -> 28.9 ms, 1024 matmul float32 4.99 ->
+/// 4.72 ms, float64 11.3 -> 10.0 ms; placed close, 13.7 -> 13.5, 27.5 -> 27.5, 4.48 -> 4.55,
+/// 9.37 -> 9.51 ms (the matmul packs A twice). Rows x cols = workers with the least
+/// duplicated packing: each worker packs its rows of A and its columns of B, cols * M +
+/// rows * N elements per K step.
+func gemmGrid(workers: Int, M: Int, N: Int) -> (rows: Int, cols: Int) {
+    var best = (rows: 1, cols: workers)
+    for rows in 1...workers where workers % rows == 0 {
+        let cols = workers / rows
+        if cols * M + rows * N < best.cols * M + best.rows * N { best = (rows, cols) }
+    }
+    return best
+}
 
 /// Runs one step on the packed GEMM engine.
 func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeMutablePointer<E>,
@@ -609,7 +610,19 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
     }
     let symmetric = a == b && M == N && aRows == bRows && aK == bK
         && batch.allSatisfy { $0.a == $0.b }
-    let blk = Blocking(E.Acc.self, mr: MR, nr: NR, n: N, k: K)
+    let threads = Threads.count
+    let flops = Double(nb) * Double(M) * Double(N) * Double(K)
+    let workers = flops < 1e5 ? 1 : threads
+    let whole = Blocking(E.Acc.self, mr: MR, nr: NR, n: N, k: K)
+    // K split: a small output over a long sum (e.g. one 64x64 Gram over 224x224 pixels).
+    let kSplit = nb < workers && M * N <= 128 * 128 && K >= 8 * workers * whole.kc
+    // Fewer products than threads: a grid of C blocks (see gemmGrid), or for a symmetric
+    // product the threads share its packed B (A is read out of it).
+    let grid = nb < workers && !kSplit && !symmetric ? gemmGrid(workers: workers, M: M, N: N) : nil
+    let rowPanels = (M + MR - 1) / MR, colPanels = (N + NR - 1) / NR
+    // A grid worker packs only its own columns of B: the blocking follows that width.
+    let packedCols = grid.map { (colPanels + $0.cols - 1) / $0.cols * NR } ?? colPanels * NR
+    let blk = grid == nil ? whole : Blocking(E.Acc.self, mr: MR, nr: NR, n: packedCols, k: K)
     // Symmetric: B packed and A read out of it where MR divides NR, else each operand in
     // place where that beats packing it (see readsInPlace).
     let aFromB = symmetric && NR % MR == 0, eachInPlace = symmetric && !aFromB
@@ -619,16 +632,12 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
                     aInPlace: eachInPlace && readsInPlace(E.self, rows: aRows, ks: aK, reuse: (min(N, blk.nc) + NR - 1) / NR),
                     bInPlace: eachInPlace && readsInPlace(E.self, rows: bRows, ks: bK, reuse: (min(M, blk.mc) + MR - 1) / MR),
                     aFromB: aFromB, M: M, N: N, K: K, symmetric: symmetric)
-    let threads = Threads.count
-    let flops = Double(nb) * Double(M) * Double(N) * Double(K)
-    let workers = flops < 1e5 ? 1 : threads
-    // K split: a small output over a long sum (e.g. one 64x64 Gram over 224x224 pixels).
-    let kSplit = nb < workers && M * N <= 128 * 128 && K >= 8 * workers * g.blk.kc
-    let kcMax = min(g.blk.kc, K)
-    let aSize = min(g.blk.mc, (M + MR - 1) / MR * MR) * kcMax, bSize = min(g.blk.nc, (N + NR - 1) / NR * NR) * kcMax
+    let kcMax = min(blk.kc, K)
+    let aSize = min(blk.mc, rowPanels * MR) * kcMax, bSize = min(blk.nc, packedCols) * kcMax
     let partial = kSplit ? M * N : 0
     let perWorker = aSize + bSize + MR * NR + partial
-    let work = try allocate(E.Acc.self, count: perWorker * workers + bSize, what: "GEMM packing buffers")
+    let cooperative = nb < workers && !kSplit && symmetric
+    let work = try allocate(E.Acc.self, count: perWorker * workers + (cooperative ? bSize : 0), what: "GEMM packing buffers")
     defer { deallocate(work) }
     let ws = (0..<workers).map { w in
         Workspace(a: work + w * perWorker, b: work + w * perWorker + aSize, tile: work + w * perWorker + aSize + bSize)
@@ -646,17 +655,16 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
                 g.serial(a: a + o.a, b: b + o.b, out: view(o), m0: 0, m1: M, k0: 0, k1: K, ws: ws[w])
                 if symmetric { g.mirror(c + o.c, rows: 0..<M) }  // while this product is in cache
             }
-        } else if !symmetric && flops < rowSplitWork {
-            // A small product: each thread takes its own rows and packs its own B, with no
-            // barriers (the cooperative path syncs twice per K block, which costs more here
-            // than packing B twice).
-            let panels = (M + MR - 1) / MR
+        } else if let grid {
             var o = Odometer(batch)
             for _ in 0..<nb {
                 let at = o
                 parallelFor(workers, threads: workers) { i, w in
-                    g.serial(a: a + at.a, b: b + at.b, out: view(at), m0: min(M, panels * i / workers * MR),
-                             m1: min(M, panels * (i + 1) / workers * MR), k0: 0, k1: K, ws: ws[w])
+                    let (r, c) = (i / grid.cols, i % grid.cols)
+                    g.serial(a: a + at.a, b: b + at.b, out: view(at),
+                             m0: min(M, rowPanels * r / grid.rows * MR), m1: min(M, rowPanels * (r + 1) / grid.rows * MR),
+                             n0: min(N, colPanels * c / grid.cols * NR), n1: min(N, colPanels * (c + 1) / grid.cols * NR),
+                             k0: 0, k1: K, ws: ws[w])
                 }
                 o.next()
             }

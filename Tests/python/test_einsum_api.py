@@ -388,6 +388,29 @@ def test_products_larger_than_one_cache_block(rng, threads, dtype):
     np.testing.assert_allclose(transposed, want[1], **tol)
 
 
+@pytest.mark.parametrize("threads", [2, 3, 4])
+@pytest.mark.parametrize("m,n", [(40, 900), (900, 40), (300, 260)])
+def test_single_products_cut_into_a_block_per_thread(rng, threads, m, n):
+    # One product, more threads than batch entries: C is cut into one block per thread by
+    # columns (wide), rows (tall) or both (4 threads, square), each block packing its own
+    # panels; sizes that leave ragged panels at every block edge, and an output with
+    # padded rows (out=, NaN-filled) so every element must be written once, in place.
+    a = rng.standard_normal((m, 700)).astype(np.float32)
+    b = rng.standard_normal((700, n)).astype(np.float32)
+    out = np.full((m, n + 3), np.nan, np.float32)[:, 1:-2]
+    before = swiftgram.get_num_threads()
+    swiftgram.set_num_threads(threads)
+    try:
+        got = swiftgram.einsum("ij,jk->ik", a, b, out=out)
+        transposed = swiftgram.einsum("nk,mk->nm", b.T.copy(), a)  # k contiguous in both
+    finally:
+        swiftgram.set_num_threads(before)
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    assert got is out
+    np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(transposed, want.T, rtol=1e-4, atol=1e-3)
+
+
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_elementwise_products_with_fewer_rows_than_threads(rng, threads):
     # Long elementwise rows (more work than one thread takes) but fewer rows than threads:
