@@ -31,8 +31,8 @@ let mirrorBlock = 16
 /// 4x56x56x128 1.089 -> 1.061 ms; 1024 matmul float32 4.45 -> 4.38 ms, float64 9.53 -> 9.41
 /// ms. Wider ones keep the short block (float32 'acbd,dcfe->abef' packing all N = 1920
 /// columns: 8% slower at twice the block; each of two threads packing its own 960 columns
-/// takes the long one at no loss: 14.2-14.5 ms either way). A and B blocks are sized by the K block actually
-/// used (k when shorter).
+/// takes the long one at no loss: 14.2-14.5 ms either way). A and B blocks are sized by
+/// the K block actually used (k when shorter).
 struct Blocking {
     let kc: Int, mc: Int, nc: Int
     init<T>(_: T.Type, mr: Int, nr: Int, n: Int, k: Int) {
@@ -660,10 +660,10 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
             for _ in 0..<nb {
                 let at = o
                 parallelFor(workers, threads: workers) { i, w in
-                    let (r, c) = (i / grid.cols, i % grid.cols)
+                    let (row, col) = (i / grid.cols, i % grid.cols)
                     g.serial(a: a + at.a, b: b + at.b, out: view(at),
-                             m0: min(M, rowPanels * r / grid.rows * MR), m1: min(M, rowPanels * (r + 1) / grid.rows * MR),
-                             n0: min(N, colPanels * c / grid.cols * NR), n1: min(N, colPanels * (c + 1) / grid.cols * NR),
+                             m0: min(M, rowPanels * row / grid.rows * MR), m1: min(M, rowPanels * (row + 1) / grid.rows * MR),
+                             n0: min(N, colPanels * col / grid.cols * NR), n1: min(N, colPanels * (col + 1) / grid.cols * NR),
                              k0: 0, k1: K, ws: ws[w])
                 }
                 o.next()
