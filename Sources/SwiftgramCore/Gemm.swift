@@ -571,7 +571,7 @@ struct GemmLayout {
 
 /// The grid of blocks of C that one product is cut into, a block per worker, each computed
 /// by its worker alone from its own packed panels: no packed panel or line of C passes
-/// between cores and the threads never wait for each other. Sharing packed B instead (each
+/// between cores and the threads meet only at the end. Sharing packed B instead (each
 /// thread packs part of it, every thread reads all of it, two barriers per K block) packs
 /// less, but this host sometimes places the two virtual CPUs far apart (a core-to-core
 /// round trip of ~400 ns instead of ~100 ns) for minutes, and then every shared line costs.
