@@ -618,7 +618,9 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
     let kSplit = nb < workers && M * N <= 128 * 128 && K >= 8 * workers * whole.kc
     // Fewer products than threads: a grid of C blocks (see gemmGrid), or for a symmetric
     // product the threads share its packed B (A is read out of it).
-    let grid = nb < workers && !kSplit && !symmetric ? gemmGrid(workers: workers, M: M, N: N) : nil
+    let splitsOne = nb < workers && !kSplit
+    let cooperative = splitsOne && symmetric
+    let grid = splitsOne && !symmetric ? gemmGrid(workers: workers, M: M, N: N) : nil
     let rowPanels = (M + MR - 1) / MR, colPanels = (N + NR - 1) / NR
     // A grid worker packs only its own columns of B: the blocking follows that width.
     let packedCols = grid.map { (colPanels + $0.cols - 1) / $0.cols * NR } ?? colPanels * NR
@@ -636,7 +638,6 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
     let aSize = min(blk.mc, rowPanels * MR) * kcMax, bSize = min(blk.nc, packedCols) * kcMax
     let partial = kSplit ? M * N : 0
     let perWorker = aSize + bSize + MR * NR + partial
-    let cooperative = nb < workers && !kSplit && symmetric
     let work = try allocate(E.Acc.self, count: perWorker * workers + (cooperative ? bSize : 0), what: "GEMM packing buffers")
     defer { deallocate(work) }
     let ws = (0..<workers).map { w in
