@@ -411,6 +411,27 @@ def test_single_products_cut_into_a_block_per_thread(rng, threads, m, n):
     np.testing.assert_allclose(transposed, want.T, rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("b", [16, 12, 5])
+def test_permuted_operands_packed_where_they_lie(rng, threads, dtype, b):
+    # 'acbd,dcfe->abef' packs A's panels from runs of d across rows b..b+7 (one
+    # progression when the panel lies within one run of b: b = 16; straddling runs:
+    # b = 12; narrower than a panel: b = 5) and B's by gathering f across e. K = c*d
+    # spans several K blocks; f*e leaves ragged column panels.
+    x = rng.standard_normal((6, 9, b, 70)).astype(dtype)
+    y = rng.standard_normal((70, 9, 13, 11)).astype(dtype)
+    before = swiftgram.get_num_threads()
+    swiftgram.set_num_threads(threads)
+    try:
+        got = swiftgram.einsum("acbd,dcfe->abef", x, y)
+    finally:
+        swiftgram.set_num_threads(before)
+    want = np.einsum("acbd,dcfe->abef", x.astype(np.float64), y.astype(np.float64))
+    tol = dict(rtol=1e-4, atol=1e-3) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(got, want, **tol)
+
+
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_elementwise_products_with_fewer_rows_than_threads(rng, threads):
     # Long elementwise rows (more work than one thread takes) but fewer rows than threads:
