@@ -44,6 +44,30 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// The block transposition packing uses: a lanes x lanes block read with a row stride,
+    /// its columns written where the offsets say (scattered, as across panels).
+    func checkTranspose<T: BinaryFloatingPoint>(_ k: Microkernel<T>, name: String) {
+        guard let (w, run) = k.transpose else { return XCTFail("\(name) has no transposition") }
+        let stride = w + 3
+        let src = (0..<w * stride).map { T($0) }
+        let offsets = (0..<w).map { $0 * (w + 5) + 1 }
+        var dst = [T](repeating: -1, count: w * (w + 5) + 1)
+        dst.withUnsafeMutableBufferPointer { run(src, stride, $0.baseAddress!, offsets) }
+        for j in 0..<w {
+            for i in 0..<w {
+                XCTAssertEqual(dst[offsets[j] + i], src[i * stride + j], "\(name) column \(j) row \(i)")
+            }
+        }
+        XCTAssertEqual(dst.filter { $0 != -1 }.count, w * w, "\(name) wrote outside its columns")
+    }
+
+    func testEveryRunnableTransposition() {
+        for isa in runnable {
+            checkTranspose(isa.float32, name: "\(isa.name) float32")
+            checkTranspose(isa.float64, name: "\(isa.name) float64")
+        }
+    }
+
     func testEveryRunnableKernel() {
         XCTAssertTrue(runnable.contains { $0.name == ISA.selected.name })
         for isa in runnable {

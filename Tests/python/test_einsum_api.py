@@ -312,6 +312,11 @@ def test_each_isa_when_forced(isa):
             "f=a.astype(np.float32); g=b.astype(np.float32);"
             "assert np.allclose(s.einsum('bij,bjk->bik',a,b), a@b);"
             "assert np.allclose(s.einsum('bij,bjk->bik',f,g), f@g, rtol=1e-4, atol=1e-4);"
+            # B's panels gathered across its contiguous e: the ISA's block transposition.
+            "x=r.standard_normal((3,4,8,20)); y=r.standard_normal((20,4,32,40)); e='acbd,dcfe->abef';"
+            "assert np.allclose(s.einsum(e,x,y), np.einsum(e,x,y));"
+            "x=x.astype(np.float32); y=y.astype(np.float32);"
+            "assert np.allclose(s.einsum(e,x,y), np.einsum(e,x,y), rtol=1e-4, atol=1e-4);"
             "print(s.isa())")
     env = dict(os.environ, SWIFTGRAM_ISA=isa)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
@@ -414,13 +419,15 @@ def test_single_products_cut_into_a_block_per_thread(rng, threads, m, n):
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("b", [16, 12, 5])
-def test_permuted_operands_packed_where_they_lie(rng, threads, dtype, b):
+@pytest.mark.parametrize("f,e", [(13, 11), (32, 40)])
+def test_permuted_operands_packed_where_they_lie(rng, threads, dtype, b, f, e):
     # 'acbd,dcfe->abef' packs A's panels from runs of d across rows b..b+7 (one
     # progression when the panel lies within one run of b: b = 16; straddling runs:
-    # b = 12; narrower than a panel: b = 5) and B's by gathering f across e. K = c*d
-    # spans several K blocks; f*e leaves ragged column panels.
+    # b = 12; narrower than a panel: b = 5) and B's by gathering f across e: element by
+    # element (13 x 11), or as vector-width block transpositions of 16 or 8 neighbouring
+    # e, the e left over element by element (32 x 40). K = c*d spans several K blocks.
     x = rng.standard_normal((6, 9, b, 70)).astype(dtype)
-    y = rng.standard_normal((70, 9, 13, 11)).astype(dtype)
+    y = rng.standard_normal((70, 9, f, e)).astype(dtype)
     before = swiftgram.get_num_threads()
     swiftgram.set_num_threads(threads)
     try:

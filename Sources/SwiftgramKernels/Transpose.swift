@@ -1,0 +1,73 @@
+// Packing's square transposition, one vector width on a side, written once, generic over
+// the SIMD vector type like the micro-kernel (each ISA module instantiates it).
+//
+// A panel of B whose columns lie across the operand's contiguous dimension (B of
+// 'acbd,dcfe->abef': a panel's columns are f, 40 floats apart; e is contiguous) would be
+// gathered an element at a time; instead w x w blocks are loaded as w vectors along the
+// contiguous dimension and stored, transposed, as w vectors along the panel.
+
+/// Vectors whose lanes a pair of them can be unzipped into: the even lanes of the pair
+/// and the odd ones (one two-source permute each on AVX-512 and AVX2).
+public protocol Unzippable: SIMD {
+    static func unzip(_ a: Self, _ b: Self) -> (even: Self, odd: Self)
+}
+
+extension SIMD2: Unzippable {
+    @inlinable @inline(__always) public static func unzip(_ a: Self, _ b: Self) -> (even: Self, odd: Self) {
+        let pair = SIMD4(lowHalf: a, highHalf: b)
+        return (pair.evenHalf, pair.oddHalf)
+    }
+}
+
+extension SIMD4: Unzippable {
+    @inlinable @inline(__always) public static func unzip(_ a: Self, _ b: Self) -> (even: Self, odd: Self) {
+        let pair = SIMD8(lowHalf: a, highHalf: b)
+        return (pair.evenHalf, pair.oddHalf)
+    }
+}
+
+extension SIMD8: Unzippable {
+    @inlinable @inline(__always) public static func unzip(_ a: Self, _ b: Self) -> (even: Self, odd: Self) {
+        let pair = SIMD16(lowHalf: a, highHalf: b)
+        return (pair.evenHalf, pair.oddHalf)
+    }
+}
+
+extension SIMD16: Unzippable {
+    @inlinable @inline(__always) public static func unzip(_ a: Self, _ b: Self) -> (even: Self, odd: Self) {
+        let pair = SIMD32(lowHalf: a, highHalf: b)
+        return (pair.evenHalf, pair.oddHalf)
+    }
+}
+
+/// Copies the w x w block whose row i starts at src + i * srcStride (w contiguous
+/// elements) so that its column j lands, contiguous, at dst + dstOffsets[j]: w = the
+/// vector width.
+public typealias TransposeFunction<T> = (_ src: UnsafePointer<T>, _ srcStride: Int,
+                                         _ dst: UnsafeMutablePointer<T>, _ dstOffsets: UnsafePointer<Int>) -> Void
+
+/// `TransposeFunction` in registers: log2(w) rounds, each unzipping pairs of neighbouring
+/// rows (after the last, row j holds column j). The two results of a pair overwrite it in
+/// place (one w-vector buffer: on the stack at no cost, where two would not fit 1 KiB), so
+/// after r rounds logical row j sits at slot rotl^r(j), its log2(w) bits rotated; after
+/// log2(w) rounds, back at j. Every slot is a constant once the loops unroll, so the
+/// buffer lives in registers.
+@inlinable @inline(__always)
+public func simdTranspose<V: Unzippable>(_: V.Type, _ src: UnsafePointer<V.Scalar>, _ srcStride: Int,
+                                         _ dst: UnsafeMutablePointer<V.Scalar>, _ dstOffsets: UnsafePointer<Int>) {
+    let w = V.scalarCount, bits = w.trailingZeroBitCount
+    @inline(__always) func slot(_ j: Int, _ r: Int) -> Int { r == 0 ? j : (j << r | j >> (bits - r)) & (w - 1) }
+    withUnsafeTemporaryAllocation(of: V.self, capacity: w) { buf in
+        let rows = buf.baseAddress!
+        for i in 0..<w { rows[i] = UnsafeRawPointer(src + i &* srcStride).loadUnaligned(as: V.self) }
+        @inline(__always) func round(_ r: Int) {
+            if r >= bits { return }
+            for i in 0..<w / 2 {
+                let (x, y) = (slot(2 * i, r), slot(2 * i + 1, r))
+                (rows[x], rows[y]) = V.unzip(rows[x], rows[y])
+            }
+        }
+        round(0); round(1); round(2); round(3)  // w <= 16: spelled out, so each unrolls
+        for j in 0..<w { UnsafeMutableRawPointer(dst + dstOffsets[j]).storeBytes(of: rows[j], as: V.self) }
+    }
+}
