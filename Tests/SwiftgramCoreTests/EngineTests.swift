@@ -12,6 +12,7 @@ final class EngineTests: XCTestCase {
         ("ij,jk->ki", [[13, 20], [20, 9]]),                  // GEMM with transposed output
         ("ahwm,ahwn->amn", [[2, 3, 4, 9], [2, 3, 4, 11]]),   // the Gram
         ("acbd,dcfe->abef", [[3, 4, 5, 6], [6, 4, 5, 7]]),   // permuted contraction
+        ("acbd,dcfe->abef", [[2, 2, 9, 3], [3, 2, 16, 24]]),  // B packed by block transpositions
         ("ii->i", [[4, 4]]),
         ("ii", [[5, 5]]),
         ("ij->", [[3, 4]]),
