@@ -332,20 +332,16 @@ def test_each_isa_when_forced(isa):
                                    (3, 7, 9, 130, 130), (1, 3, 5, 200, 200),
                                    (2, 6, 10, 128, 128),  # symmetric: A read from packed B
                                    (1, 4, 8, 2100, 2100)])  # wider than one B block: A packed left of it
-def test_gram_engine_paths_match_float64_reference(rng, threads, shape):
+def test_gram_engine_paths_match_float64_reference(rng, threads, shape, num_threads):
     a, h, w, m, n = shape
     F = rng.standard_normal((a, h, w, m)).astype(np.float32)
     G2 = rng.standard_normal((a, h, w, n)).astype(np.float32)
     F64, G64 = F.astype(np.float64), G2.astype(np.float64)
-    before = swiftgram.get_num_threads()
-    swiftgram.set_num_threads(threads)
-    try:
-        same = swiftgram.gram(F)                      # symmetric: one triangle, mirrored
-        einsum_same = swiftgram.einsum("ahwm,ahwn->amn", F, F)
-        distinct = swiftgram.gram(F, G2)
-        strided = swiftgram.gram(F[:, ::-1], G2[:, ::-1])  # reversed rows: packed, not read in place
-    finally:
-        swiftgram.set_num_threads(before)
+    num_threads(threads)
+    same = swiftgram.gram(F)                      # symmetric: one triangle, mirrored
+    einsum_same = swiftgram.einsum("ahwm,ahwn->amn", F, F)
+    distinct = swiftgram.gram(F, G2)
+    strided = swiftgram.gram(F[:, ::-1], G2[:, ::-1])  # reversed rows: packed, not read in place
     ref_same = np.einsum("ahwm,ahwn->amn", F64, F64) / (h * w)
     ref = np.einsum("ahwm,ahwn->amn", F64, G64) / (h * w)
     np.testing.assert_allclose(same, ref_same, rtol=2e-4, atol=2e-4)
@@ -356,15 +352,11 @@ def test_gram_engine_paths_match_float64_reference(rng, threads, shape):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_symmetric_product_of_a_converted_type(rng, threads):
+def test_symmetric_product_of_a_converted_type(rng, threads, num_threads):
     # float16 is packed as float32: A's panels read out of B's packed ones are converted too.
     F = rng.standard_normal((2, 5, 6, 70)).astype(np.float16)
-    before = swiftgram.get_num_threads()
-    swiftgram.set_num_threads(threads)
-    try:
-        got = swiftgram.einsum("ahwm,ahwn->amn", F, F)
-    finally:
-        swiftgram.set_num_threads(before)
+    num_threads(threads)
+    got = swiftgram.einsum("ahwm,ahwn->amn", F, F)
     assert got.dtype == np.float16
     F32 = F.astype(np.float32)
     want = np.einsum("ahwm,ahwn->amn", F32, F32).astype(np.float16)
@@ -373,19 +365,15 @@ def test_symmetric_product_of_a_converted_type(rng, threads):
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_products_larger_than_one_cache_block(rng, threads, dtype):
+def test_products_larger_than_one_cache_block(rng, threads, dtype, num_threads):
     # More rows than one A block (at most 512 rows) and more K than one K block (at most
     # 512), batched and not, so row blocks, K blocks and ragged edge panels all take part.
     a = rng.standard_normal((2, 1100, 700)).astype(dtype)
     b = rng.standard_normal((2, 700, 75)).astype(dtype)
-    before = swiftgram.get_num_threads()
-    swiftgram.set_num_threads(threads)
-    try:
-        batched = swiftgram.einsum("bij,bjk->bik", a, b)
-        single = swiftgram.einsum("ij,jk->ik", a[0], b[0])
-        transposed = swiftgram.einsum("ji,jk->ik", a[1].T.copy(), b[1])
-    finally:
-        swiftgram.set_num_threads(before)
+    num_threads(threads)
+    batched = swiftgram.einsum("bij,bjk->bik", a, b)
+    single = swiftgram.einsum("ij,jk->ik", a[0], b[0])
+    transposed = swiftgram.einsum("ji,jk->ik", a[1].T.copy(), b[1])
     tol = dict(rtol=1e-4, atol=1e-3) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-10)
     want = np.einsum("bij,bjk->bik", a.astype(np.float64), b.astype(np.float64))
     np.testing.assert_allclose(batched, want, **tol)
@@ -395,7 +383,7 @@ def test_products_larger_than_one_cache_block(rng, threads, dtype):
 
 @pytest.mark.parametrize("threads", [2, 3, 4])
 @pytest.mark.parametrize("m,n", [(40, 900), (900, 40), (300, 260)])
-def test_single_products_cut_into_a_block_per_thread(rng, threads, m, n):
+def test_single_products_cut_into_a_block_per_thread(rng, threads, m, n, num_threads):
     # One product, more threads than batch entries: C is cut into one block per thread by
     # columns (wide), rows (tall) or both (4 threads, square), each block packing its own
     # panels; sizes that leave ragged panels at every block edge, and an output with
@@ -403,13 +391,9 @@ def test_single_products_cut_into_a_block_per_thread(rng, threads, m, n):
     a = rng.standard_normal((m, 700)).astype(np.float32)
     b = rng.standard_normal((700, n)).astype(np.float32)
     out = np.full((m, n + 3), np.nan, np.float32)[:, 1:-2]
-    before = swiftgram.get_num_threads()
-    swiftgram.set_num_threads(threads)
-    try:
-        got = swiftgram.einsum("ij,jk->ik", a, b, out=out)
-        transposed = swiftgram.einsum("nk,mk->nm", b.T.copy(), a)  # k contiguous in both
-    finally:
-        swiftgram.set_num_threads(before)
+    num_threads(threads)
+    got = swiftgram.einsum("ij,jk->ik", a, b, out=out)
+    transposed = swiftgram.einsum("nk,mk->nm", b.T.copy(), a)  # k contiguous in both
     want = a.astype(np.float64) @ b.astype(np.float64)
     assert got is out
     np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-3)
@@ -420,7 +404,7 @@ def test_single_products_cut_into_a_block_per_thread(rng, threads, m, n):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("b", [16, 12, 5])
 @pytest.mark.parametrize("f,e", [(13, 11), (32, 40)])
-def test_permuted_operands_packed_where_they_lie(rng, threads, dtype, b, f, e):
+def test_permuted_operands_packed_where_they_lie(rng, threads, dtype, b, f, e, num_threads):
     # 'acbd,dcfe->abef' packs A's panels from runs of d across rows b..b+7 (one
     # progression when the panel lies within one run of b: b = 16; straddling runs:
     # b = 12; narrower than a panel: b = 5) and B's by gathering f across e: element by
@@ -428,19 +412,15 @@ def test_permuted_operands_packed_where_they_lie(rng, threads, dtype, b, f, e):
     # e, the e left over element by element (32 x 40). K = c*d spans several K blocks.
     x = rng.standard_normal((6, 9, b, 70)).astype(dtype)
     y = rng.standard_normal((70, 9, f, e)).astype(dtype)
-    before = swiftgram.get_num_threads()
-    swiftgram.set_num_threads(threads)
-    try:
-        got = swiftgram.einsum("acbd,dcfe->abef", x, y)
-    finally:
-        swiftgram.set_num_threads(before)
+    num_threads(threads)
+    got = swiftgram.einsum("acbd,dcfe->abef", x, y)
     want = np.einsum("acbd,dcfe->abef", x.astype(np.float64), y.astype(np.float64))
     tol = dict(rtol=1e-4, atol=1e-3) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-10)
     np.testing.assert_allclose(got, want, **tol)
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
-def test_elementwise_products_with_fewer_rows_than_threads(rng, threads):
+def test_elementwise_products_with_fewer_rows_than_threads(rng, threads, num_threads):
     # Long elementwise rows (more work than one thread takes) but fewer rows than threads:
     # each row is split into pieces, which must meet exactly (sizes not divisible by the
     # piece count, strided inputs and output, a broadcast scalar).
@@ -448,13 +428,9 @@ def test_elementwise_products_with_fewer_rows_than_threads(rng, threads):
     y = rng.standard_normal((2, 2 * 300001 + 2))[:, :-2:2]  # rows that do not coalesce
     z = rng.standard_normal((2, 300001))
     out = np.full((2, 2 * 300001 + 2), np.nan)[:, 1:-1:2]
-    before = swiftgram.get_num_threads()
-    swiftgram.set_num_threads(threads)
-    try:
-        scaled = swiftgram.einsum("i,->i", x, 3.0, out=np.full_like(x, np.nan))
-        product = swiftgram.einsum("ij,ij->ij", y, z, out=out)
-    finally:
-        swiftgram.set_num_threads(before)
+    num_threads(threads)
+    scaled = swiftgram.einsum("i,->i", x, 3.0, out=np.full_like(x, np.nan))
+    product = swiftgram.einsum("ij,ij->ij", y, z, out=out)
     np.testing.assert_array_equal(scaled, x * 3.0)  # out= starts as NaN: every element written
     assert product is out
     np.testing.assert_array_equal(out, y * z)
@@ -462,7 +438,7 @@ def test_elementwise_products_with_fewer_rows_than_threads(rng, threads):
 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("padded_axis", [1, 3])
-def test_symmetric_product_into_irregular_output(rng, threads, padded_axis):
+def test_symmetric_product_into_irregular_output(rng, threads, padded_axis, num_threads):
     # Same operand on both sides with two M labels and an output whose rows (axis 1
     # padded) or columns (axis 3 padded: tiles go through a buffer and a scatter) are not
     # one stride apart: the triangle, its half-computed diagonal tiles and the mirror are
@@ -473,12 +449,8 @@ def test_symmetric_product_into_irregular_output(rng, threads, padded_axis):
     padded = np.full(shape, np.nan)
     inside = tuple(slice(0, 7) if axis == padded_axis else slice(None) for axis in range(4))
     out = padded[inside]
-    before = swiftgram.get_num_threads()
-    swiftgram.set_num_threads(threads)
-    try:
-        got = swiftgram.einsum("ijk,lmk->ijlm", x, x, out=out)
-    finally:
-        swiftgram.set_num_threads(before)
+    num_threads(threads)
+    got = swiftgram.einsum("ijk,lmk->ijlm", x, x, out=out)
     assert got is out
     np.testing.assert_allclose(out, np.einsum("ijk,lmk->ijlm", x, x), rtol=1e-12, atol=1e-12)
     assert np.isnan(np.take(padded, 7, axis=padded_axis)).all()  # the padding is never written
