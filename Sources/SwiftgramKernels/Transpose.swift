@@ -6,38 +6,18 @@
 // gathered an element at a time; instead w x w blocks are loaded as w vectors along the
 // contiguous dimension and stored, transposed, as w vectors along the panel.
 
-/// Vectors whose lanes a pair of them can be unzipped into: the even lanes of the pair
-/// and the odd ones (one two-source permute each on AVX-512 and AVX2).
-public protocol Unzippable: SIMD {
-    static func unzip(_ a: Self, _ b: Self) -> (even: Self, odd: Self)
-}
-
-extension SIMD2: Unzippable {
-    @inlinable @inline(__always) public static func unzip(_ a: Self, _ b: Self) -> (even: Self, odd: Self) {
-        let pair = SIMD4(lowHalf: a, highHalf: b)
-        return (pair.evenHalf, pair.oddHalf)
+/// The even lanes of the pair (a, b) and the odd ones, a's first. Written lane by lane;
+/// with the lane count a constant the compiler turns each into one two-source permute
+/// (vpermt2ps / vpermt2pd on AVX-512).
+@inlinable @inline(__always)
+func unzip<V: SIMD>(_ a: V, _ b: V) -> (even: V, odd: V) {
+    let half = V.scalarCount / 2
+    var (even, odd) = (V(), V())
+    for i in 0..<half {
+        (even[i], even[half + i]) = (a[2 * i], b[2 * i])
+        (odd[i], odd[half + i]) = (a[2 * i + 1], b[2 * i + 1])
     }
-}
-
-extension SIMD4: Unzippable {
-    @inlinable @inline(__always) public static func unzip(_ a: Self, _ b: Self) -> (even: Self, odd: Self) {
-        let pair = SIMD8(lowHalf: a, highHalf: b)
-        return (pair.evenHalf, pair.oddHalf)
-    }
-}
-
-extension SIMD8: Unzippable {
-    @inlinable @inline(__always) public static func unzip(_ a: Self, _ b: Self) -> (even: Self, odd: Self) {
-        let pair = SIMD16(lowHalf: a, highHalf: b)
-        return (pair.evenHalf, pair.oddHalf)
-    }
-}
-
-extension SIMD16: Unzippable {
-    @inlinable @inline(__always) public static func unzip(_ a: Self, _ b: Self) -> (even: Self, odd: Self) {
-        let pair = SIMD32(lowHalf: a, highHalf: b)
-        return (pair.evenHalf, pair.oddHalf)
-    }
+    return (even, odd)
 }
 
 /// Copies the w x w block whose row i starts at src + i * srcStride (w contiguous
@@ -53,7 +33,7 @@ public typealias TransposeFunction<T> = (_ src: UnsafePointer<T>, _ srcStride: I
 /// log2(w) rounds, back at j. Every slot is a constant once the loops unroll, so the
 /// buffer lives in registers.
 @inlinable @inline(__always)
-public func simdTranspose<V: Unzippable>(_: V.Type, _ src: UnsafePointer<V.Scalar>, _ srcStride: Int,
+public func simdTranspose<V: SIMD>(_: V.Type, _ src: UnsafePointer<V.Scalar>, _ srcStride: Int,
                                          _ dst: UnsafeMutablePointer<V.Scalar>, _ dstOffsets: UnsafePointer<Int>) {
     let w = V.scalarCount, bits = w.trailingZeroBitCount
     @inline(__always) func slot(_ j: Int, _ r: Int) -> Int { r == 0 ? j : (j << r | j >> (bits - r)) & (w - 1) }
@@ -64,7 +44,7 @@ public func simdTranspose<V: Unzippable>(_: V.Type, _ src: UnsafePointer<V.Scala
             if r >= bits { return }
             for i in 0..<w / 2 {
                 let (x, y) = (slot(2 * i, r), slot(2 * i + 1, r))
-                (rows[x], rows[y]) = V.unzip(rows[x], rows[y])
+                (rows[x], rows[y]) = unzip(rows[x], rows[y])
             }
         }
         round(0); round(1); round(2); round(3)  // w <= 16: spelled out, so each unrolls
