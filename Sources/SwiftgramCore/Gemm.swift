@@ -435,8 +435,10 @@ struct Gemm<E: Element> {
             pack(a, rows: aRows, r0: ic, ks: aK, k0: pc, count: mc, kc: kc, R: MR, rowsOuter: aRowsOuter,
                  onlyPartial: aInPlace, transpose: kernel.transpose, into: ws.a)
         }
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * MR + NR) { offs in
-            let rowOff = offs.baseAddress!, tileRows = rowOff + MR, colOff = tileRows + MR
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: mc + MR + NR) { offs in
+            // The block's row offsets in C, looked up once rather than per tile.
+            let rowOff = offs.baseAddress!, tileRows = rowOff + mc, colOff = tileRows + MR
+            if out.direct { for i in 0..<mc { rowOff[i] = out.rows[ic + i] } }
             for i in 0..<MR { tileRows[i] = i * NR }
             for panel in panels {
                 let jr = panel * NR
@@ -468,9 +470,9 @@ struct Gemm<E: Element> {
                     let (j0, ncols) = (jr + c0, nr - c0)
                     pb += c0
                     if out.direct {
-                        for i in 0..<mr { rowOff[i] = out.rows[ic + ir + i] + out.cols[jc + j0] }
                         kernel.call(narrow: narrow, Tile(kc: kc, a: pa, aStep: aStep, b: pb, bStep: bStep,
-                                                         c: out.base.assumingMemoryBound(to: E.Acc.self), rowOff: rowOff,
+                                                         c: out.base.assumingMemoryBound(to: E.Acc.self) + out.cols[jc + j0],
+                                                         rowOff: rowOff + ir,
                                                          cs: out.cols.step ?? 1, mr: mr, nr: ncols, alpha: out.alpha,
                                                          accumulate: accumulate))
                     } else {
