@@ -306,9 +306,10 @@ func packAcrossRows<E: Element>(_ src: UnsafePointer<E>, rows: IndexMap, r0: Int
                                 count: Int, kc: Int, R: Int, from panel: Int,
                                 transpose: (lanes: Int, run: TransposeFunction<E.Acc>)?,
                                 into dst: UnsafeMutablePointer<E.Acc>) {
-    // Across rows at each k, k outer over all the panels for the same reason: source
-    // lines that neighbouring panels share are read once per k step. When the rows lie
-    // densely in memory (a transposed run order, say), their span is prefetched ahead.
+    // Across rows at each k, k outer over all the panels: source lines that neighbouring
+    // panels share are read once per k step (panel by panel would revisit them). When the
+    // rows lie densely in memory (a transposed run order, say), their span is prefetched
+    // ahead.
     let (lo, hi) = rows.span(from: r0 + panel, count: count - panel)
     let spanBytes = (hi - lo + 1) * MemoryLayout<E>.stride
     let dense = spanBytes <= 4 * (count - panel) * MemoryLayout<E>.stride

@@ -34,8 +34,9 @@ public typealias TransposeFunction<T> = (_ src: UnsafePointer<T>, _ srcStride: I
 /// buffer lives in registers.
 @inlinable @inline(__always)
 public func simdTranspose<V: SIMD>(_: V.Type, _ src: UnsafePointer<V.Scalar>, _ srcStride: Int,
-                                         _ dst: UnsafeMutablePointer<V.Scalar>, _ dstOffsets: UnsafePointer<Int>) {
+                                   _ dst: UnsafeMutablePointer<V.Scalar>, _ dstOffsets: UnsafePointer<Int>) {
     let w = V.scalarCount, bits = w.trailingZeroBitCount
+    precondition(bits <= 4, "simdTranspose spells out 4 rounds: at most 16 lanes")  // a constant once specialised
     @inline(__always) func slot(_ j: Int, _ r: Int) -> Int { r == 0 ? j : (j << r | j >> (bits - r)) & (w - 1) }
     withUnsafeTemporaryAllocation(of: V.self, capacity: w) { buf in
         let rows = buf.baseAddress!
