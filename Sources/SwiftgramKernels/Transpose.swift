@@ -36,7 +36,9 @@ public typealias TransposeFunction<T> = (_ src: UnsafePointer<T>, _ srcStride: I
 public func simdTranspose<V: SIMD>(_: V.Type, _ src: UnsafePointer<V.Scalar>, _ srcStride: Int,
                                    _ dst: UnsafeMutablePointer<V.Scalar>, _ dstOffsets: UnsafePointer<Int>) {
     let w = V.scalarCount, bits = w.trailingZeroBitCount
-    precondition(bits <= 4, "simdTranspose spells out 4 rounds: at most 16 lanes")  // a constant once specialised
+    // Four rounds are spelled out below: at most 16 lanes (the debug-built XCTest checks
+    // every instantiation; never a trap in a release build reached from Python).
+    assert(bits <= 4, "simdTranspose spells out 4 rounds: at most 16 lanes")
     @inline(__always) func slot(_ j: Int, _ r: Int) -> Int { r == 0 ? j : (j << r | j >> (bits - r)) & (w - 1) }
     withUnsafeTemporaryAllocation(of: V.self, capacity: w) { buf in
         let rows = buf.baseAddress!
