@@ -132,18 +132,21 @@ struct IndexMap: Equatable {
         return from % run + count <= run ? runStep : nil
     }
 
-    /// Groups of `lanes` whole runs within indices [from, from+count) that start one
-    /// element apart in memory (the first run of each group, in order): their elements
-    /// form lanes x lanes blocks, `lanes` contiguous across the runs.
-    func adjacentRuns(from: Int, count: Int, lanes: Int) -> [Int] {
-        guard step == nil, run % lanes == 0 else { return [] }
-        var groups = [Int]()
+    /// Groups of whole runs within indices [from, from+count) that start one element
+    /// apart in memory, each as wide as the widest of `widths` that fits there (in order:
+    /// the first run and the index of its width): a group of w runs forms w x w blocks, w
+    /// elements contiguous across the runs.
+    func adjacentRuns(from: Int, count: Int, widths: [Int]) -> [(first: Int, width: Int)] {
+        guard step == nil else { return [] }
+        var groups = [(first: Int, width: Int)]()
         var j = (from + run - 1) / run
         let end = (from + count) / run
-        while j + lanes <= end {
-            if (1..<lanes).allSatisfy({ table[j + $0] == table[j] + $0 }) {
-                groups.append(j)
-                j += lanes
+        while j < end {
+            if let k = widths.indices.first(where: { k in
+                j + widths[k] <= end && (1..<widths[k]).allSatisfy { table[j + $0] == table[j] + $0 }
+            }) {
+                groups.append((j, k))
+                j += widths[k]
             } else {
                 j += 1
             }
@@ -201,7 +204,7 @@ func withPanelSize(_ R: Int, _ body: (Int) -> Void) {
 @inline(__always)
 func pack<E: Element>(_ src: UnsafePointer<E>, rows: IndexMap, r0: Int, ks: IndexMap, k0: Int,
                       count: Int, kc: Int, R: Int, rowsOuter: Bool, onlyPartial: Bool = false,
-                      transpose: (lanes: Int, run: TransposeFunction<E.Acc>)? = nil,
+                      transposes: [(lanes: Int, run: TransposeFunction<E.Acc>)] = [],
                       into dst: UnsafeMutablePointer<E.Acc>) {
     // Operands read in place (see Gemm.aInPlace) only need their ragged last panel.
     var panel = onlyPartial ? count / R * R : 0
@@ -246,7 +249,7 @@ func pack<E: Element>(_ src: UnsafePointer<E>, rows: IndexMap, r0: Int, ks: Inde
     }
     if !rowsOuter {
         packAcrossRows(src, rows: rows, r0: r0, ks: ks, k0: k0, count: count, kc: kc, R: R, from: panel,
-                       transpose: transpose, into: dst)
+                       transposes: transposes, into: dst)
         return
     }
     while panel < count {
@@ -304,7 +307,7 @@ func pack<E: Element>(_ src: UnsafePointer<E>, rows: IndexMap, r0: Int, ks: Inde
 /// [from, count) gathered across rows at each k step.
 func packAcrossRows<E: Element>(_ src: UnsafePointer<E>, rows: IndexMap, r0: Int, ks: IndexMap, k0: Int,
                                 count: Int, kc: Int, R: Int, from panel: Int,
-                                transpose: (lanes: Int, run: TransposeFunction<E.Acc>)?,
+                                transposes: [(lanes: Int, run: TransposeFunction<E.Acc>)],
                                 into dst: UnsafeMutablePointer<E.Acc>) {
     // Across rows at each k, k outer over all the panels: source lines that neighbouring
     // panels share are read once per k step (panel by panel would revisit them). When the
@@ -314,25 +317,30 @@ func packAcrossRows<E: Element>(_ src: UnsafePointer<E>, rows: IndexMap, r0: Int
     let spanBytes = (hi - lo + 1) * MemoryLayout<E>.stride
     let dense = spanBytes <= 4 * (count - panel) * MemoryLayout<E>.stride
     let ahead = prefetchSteps(runBytes: spanBytes)
-    // Runs of rows that lie next to each other in memory, `lanes` at a time, are
-    // gathered as lanes x lanes transpositions in registers; the rest element by element
-    // (B of 'acbd,dcfe->abef', float32: 5.5 -> 3.4% of the profile).
-    let lanes = transpose?.lanes ?? 0
-    let groups = E.self == E.Acc.self && lanes > 0 && R % lanes == 0 && r0 % lanes == 0
-        ? rows.adjacentRuns(from: r0 + panel, count: count - panel, lanes: lanes) : []
+    // Runs of rows that lie next to each other in memory, w at a time, are gathered as
+    // w x w transpositions in registers (the vector width first, narrower ones for what is
+    // left over); the rest element by element. B of 'acbd,dcfe->abef', float32 (20 runs a
+    // thread): 5.5 -> 3.4% of the profile at 16 lanes, 3.9 -> 3.5% with its 4 leftover
+    // runs at 4 lanes; a contiguous dimension narrower than the vector width (e = 12, say)
+    // is covered too.
+    let usable = E.self == E.Acc.self
+        ? transposes.filter { R % $0.lanes == 0 && r0 % $0.lanes == 0 && rows.run % $0.lanes == 0 } : []
+    let groups = usable.isEmpty ? []
+        : rows.adjacentRuns(from: r0 + panel, count: count - panel, widths: usable.map(\.lanes))
     var singles = [Range<Int>]()  // columns (from r0) outside the groups
     var done = panel
-    for j in groups {
+    for (j, k) in groups {
         singles.append(done..<j * rows.run - r0)
-        done = (j + lanes) * rows.run - r0
+        done = (j + usable[k].lanes) * rows.run - r0
     }
     singles.append(done..<count)
     // Where each transposed column goes, from the k step's row of its panel.
     var tileOffsets = [Int]()
     tileOffsets.reserveCapacity(groups.count * rows.run)
-    for j in groups {
-        for e in stride(from: 0, to: rows.run, by: lanes) {
-            for t in 0..<lanes {
+    for (j, k) in groups {
+        let w = usable[k].lanes
+        for e in stride(from: 0, to: rows.run, by: w) {
+            for t in 0..<w {
                 let col = (j + t) * rows.run + e - r0
                 tileOffsets.append(col / R * R * kc + col % R)
             }
@@ -344,14 +352,15 @@ func packAcrossRows<E: Element>(_ src: UnsafePointer<E>, rows: IndexMap, r0: Int
             let next = UnsafeRawPointer(src + ks[k0 + p + ahead] + lo)
             for line in stride(from: 0, to: spanBytes, by: 64) { sg_prefetch(next + line) }
         }
-        if let transpose, !groups.isEmpty {
+        if !groups.isEmpty {
             let from = UnsafeRawPointer(base).assumingMemoryBound(to: E.Acc.self)
             tileOffsets.withUnsafeBufferPointer { offsets in
                 var o = offsets.baseAddress!
-                for j in groups {
-                    for e in stride(from: 0, to: rows.run, by: lanes) {
-                        transpose.run(from + rows.table[j] + e * rows.runStep, rows.runStep, dst + p * R, o)
-                        o += lanes
+                for (j, k) in groups {
+                    let (w, transpose) = usable[k]
+                    for e in stride(from: 0, to: rows.run, by: w) {
+                        transpose(from + rows.table[j] + e * rows.runStep, rows.runStep, dst + p * R, o)
+                        o += w
                     }
                 }
             }
@@ -423,7 +432,7 @@ struct Gemm<E: Element> {
         let c0 = panels.lowerBound * NR, c1 = min(nc, panels.upperBound * NR)
         if c0 >= c1 { return }
         pack(b, rows: bRows, r0: jc + c0, ks: bK, k0: pc, count: c1 - c0, kc: kc, R: NR,
-             rowsOuter: bRowsOuter, onlyPartial: bInPlace, transpose: kernel.transpose, into: buf + c0 * kc)
+             rowsOuter: bRowsOuter, onlyPartial: bInPlace, transposes: kernel.transposes, into: buf + c0 * kc)
     }
 
     /// Rows [ic, ic+mc) x columns [jc + panels) of C for one K block, from packed panels.
@@ -434,7 +443,7 @@ struct Gemm<E: Element> {
         let aFromB = aFromB && ic >= jc && ic + mc <= jc + nc
         if !aFromB {
             pack(a, rows: aRows, r0: ic, ks: aK, k0: pc, count: mc, kc: kc, R: MR, rowsOuter: aRowsOuter,
-                 onlyPartial: aInPlace, transpose: kernel.transpose, into: ws.a)
+                 onlyPartial: aInPlace, transposes: kernel.transposes, into: ws.a)
         }
         withUnsafeTemporaryAllocation(of: Int.self, capacity: mc + MR + NR) { offs in
             // The block's row offsets in C, looked up once rather than per tile.

@@ -51,16 +51,17 @@ public struct Microkernel<T> {
     /// step): the symmetric product's tiles that straddle the diagonal need only their right
     /// half. nil where the kernel has no narrow form.
     public let narrow: MicrokernelFunction<T>?
-    /// Packing's transposition of `lanes` x `lanes` blocks at this ISA's vector width (see
-    /// Transpose.swift); nil for the scalar kernels.
-    public let transpose: (lanes: Int, run: TransposeFunction<T>)?
+    /// Packing's transpositions of `lanes` x `lanes` blocks (see Transpose.swift), widest
+    /// (this ISA's vector width) first, down to a few lanes for the runs left over; none
+    /// for the scalar kernels.
+    public let transposes: [(lanes: Int, run: TransposeFunction<T>)]
     public init(mr: Int, nr: Int, run: @escaping MicrokernelFunction<T>, narrow: MicrokernelFunction<T>? = nil,
-                transpose: (lanes: Int, run: TransposeFunction<T>)? = nil) {
+                transposes: [(lanes: Int, run: TransposeFunction<T>)] = []) {
         self.mr = mr
         self.nr = nr
         self.run = run
         self.narrow = narrow
-        self.transpose = transpose
+        self.transposes = transposes
     }
 }
 
