@@ -255,12 +255,13 @@ func pack<E: Element>(_ src: UnsafePointer<E>, rows: IndexMap, r0: Int, ks: Inde
     while panel < count {
         let n = min(R, count - panel)
         let d = dst + panel * kc
-        switch (rows.step, ks.step) {
-        case _ where n == R && ks.runStep == 1 && rows.progression(from: r0 + panel, count: R) != nil:
-            // k in contiguous runs, a full panel of evenly spaced rows: one pass over each
-            // run with contiguous stores, which the compiler vectorises as an interleaved
-            // store (A of 'acbd,dcfe->abef': runs of d, rows b..b+7).
-            let rst = rows.progression(from: r0 + panel, count: R)!
+        // A full panel of evenly spaced rows over k in contiguous runs: their row step.
+        let evenRows = n == R && ks.runStep == 1 ? rows.progression(from: r0 + panel, count: R) : nil
+        switch (evenRows, rows.step, ks.step) {
+        case (let rst?, _, _):
+            // One pass over each k run with contiguous stores, which the compiler
+            // vectorises as an interleaved store (A of 'acbd,dcfe->abef': runs of d, rows
+            // b..b+7).
             let s0 = src + rows[r0 + panel]
             // Short k runs (under 1 KiB; the hardware prefetcher follows longer ones): the
             // next panel's rows, each run fetched while this panel's copy of it runs (A of
@@ -286,8 +287,8 @@ func pack<E: Element>(_ src: UnsafePointer<E>, rows: IndexMap, r0: Int, ks: Inde
                     }
                 }
             }
-        case (let rst?, 1?):
-            // k contiguous: stream along each row.
+        case (nil, let rst?, 1?):
+            // k contiguous, a ragged panel: stream along each row.
             for i in 0..<n { copyStrided(kc, from: src + (r0 + panel + i) * rst + ks[k0], 1, to: d + i, R) }
         default:
             // Along k within each row, a run of k at a time.

@@ -42,7 +42,8 @@ public struct Tile<T> {
 /// A micro-kernel entry point for one element type.
 public typealias MicrokernelFunction<T> = (Tile<T>) -> Void
 
-/// A micro-kernel and its register-block shape.
+/// A micro-kernel and its register-block shape, with packing's transpositions compiled
+/// for the same ISA.
 public struct Microkernel<T> {
     public let mr: Int
     public let nr: Int
