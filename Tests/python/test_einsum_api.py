@@ -130,6 +130,31 @@ def test_out_argument(rng):
         swiftgram.einsum("ij,jk->ik", a, b, out=ro)
 
 
+@pytest.mark.parametrize("subscripts,dtype,out_dtype,casting", [
+    ("i->", np.int8, np.int64, "safe"),          # summed in int64: no wrap-around
+    ("i,i->i", np.int8, np.int64, "safe"),       # elementwise too
+    ("i->", np.bool_, np.int8, "safe"),          # counted, not or-ed
+    ("ij,jk->ik", np.bool_, np.float64, "safe"),
+    ("i->", np.uint8, np.int8, "unsafe"),        # int16, then wrapped into int8
+    ("i,i->", np.float32, np.float64, "safe"),   # summed in float64
+    ("i->", np.float64, np.float32, "same_kind"),
+    ("i,i->", np.int16, np.float16, "unsafe"),   # float32 (int16 with float16)
+])
+def test_out_dtype_takes_part_in_the_computation_type(subscripts, dtype, out_dtype, casting):
+    # numpy.einsum computes in the common type of the operands and out= when no dtype= is
+    # given (out= is one more operand of its iterator).
+    # 1e8 + 15 is exact in float64, 1e8 in float32; 100 + 90 + 120 wraps in int8.
+    a = np.array([1e8] + [1] * 15) if np.dtype(dtype).kind == "f" else np.array([100, 90, 120, 1] * 4)
+    ops = [a.astype(dtype), np.ones(16, dtype)][:subscripts.count(",") + 1]
+    if "j" in subscripts:
+        ops = [np.ones((3, 4), dtype), np.ones((4, 2), dtype)]
+    result_shape = np.einsum(subscripts, *ops).shape
+    want, got = np.zeros(result_shape, out_dtype), np.zeros(result_shape, out_dtype)
+    np.einsum(subscripts, *ops, out=want, casting=casting)
+    assert swiftgram.einsum(subscripts, *ops, out=got, casting=casting) is got
+    np.testing.assert_array_equal(got, want)
+
+
 def test_out_overlapping_input_gives_numpy_result(rng):
     a = rng.random((5, 5))
     expected = np.einsum("ij,jk->ik", a, a)

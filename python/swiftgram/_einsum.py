@@ -7,8 +7,8 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from . import _core
-from ._front import (CASTINGS, ORDERS, LRUCache, aligned_empty, dtype_code, get_plan, is_python_scalar,
-                     split_arguments, usable_in_place)
+from ._front import (CASTINGS, ORDERS, LRUCache, aligned_empty, dtype_code, dtype_supported, get_plan,
+                     is_python_scalar, split_arguments, usable_in_place)
 
 
 def _result_dtype(operands: list, arrays: list, dtype: Any) -> np.dtype:
@@ -70,6 +70,13 @@ def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str,
     if casting not in CASTINGS:
         raise ValueError(f"einsum: casting must be one of {', '.join(map(repr, CASTINGS))} (got {casting!r})")
     arrays = [np.asarray(o) for o in operands]
+    if dtype is None and isinstance(out, np.ndarray) and all(a.dtype.kind in "biufc" for a in (*arrays, out)):
+        # numpy.einsum computes in the common type of the operands and out= (its iterator
+        # takes out= as one more operand): int8 summed into an int64 out= does not wrap,
+        # float32 summed into a float64 one is summed in float64.
+        common = np.result_type(_result_dtype(operands, arrays, None), out.dtype)
+        if dtype_supported(common):
+            dtype = common
     try:
         key = (subscripts, dtype, casting, _optimize_key(optimize),
                *[(a.shape, a.dtype, type(o) if is_python_scalar(o) else None) for o, a in zip(operands, arrays)])

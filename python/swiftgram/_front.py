@@ -26,6 +26,10 @@ ORDERS = ("C", "F", "A", "K")
 CASTINGS = ("no", "equiv", "safe", "same_kind", "unsafe")
 
 
+def dtype_supported(dt: np.dtype) -> bool:
+    return np.dtype(dt).newbyteorder("=") in _CODES
+
+
 def dtype_code(dt: np.dtype) -> int:
     """The core's code for ``dt``; TypeError naming the dtype if the core cannot compute it."""
     code = _CODES.get(np.dtype(dt).newbyteorder("="))
