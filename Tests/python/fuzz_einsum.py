@@ -152,6 +152,8 @@ def check(case):
             return  # NumPy ignores optimize on some calls; swiftgram always validates it
         if out_kind == "wrong_shape" and isinstance(err, ValueError):
             return  # NumPy may broadcast a result into a bigger out; swiftgram wants its shape
+        if isinstance(err, ValueError) and "different sizes (0 != 1)" in str(err):
+            return  # NumPy's 'aa->a' of a (0, 1) operand returns one element read past it
         if ref_err is None:
             raise AssertionError(f"swiftgram raised {err!r} where numpy returned a result: {case}")
         # The kind NumPy raises (on either of its paths): ValueError, TypeError or
