@@ -426,6 +426,20 @@ struct Gemm<E: Element> {
     /// C = A * A^T on the same memory: only tiles on or above the diagonal are computed.
     let symmetric: Bool
 
+    /// Whether B's panels are packed by the first tiles that read them (see Tile.bCopy)
+    /// rather than in a pass of their own: where B can be read in place with its k rows at
+    /// most 512 B apart. The copy's loads then overlap that tile's FMAs, and the first
+    /// panel's tile fetches whole rows, so the operand is still read in one sequential pass.
+    /// Two threads, alternating processes, medians: same-operand Grams 4x56x56x128 0.61 ->
+    /// 0.54 ms, 1x224x224x64 0.72 -> 0.61 ms (float64 1.47 -> 1.28 ms), distinct 4x56x56x128
+    /// 1.01 -> 1.00 ms. Rows further apart crowd the few L1 sets their stride maps to (1 KiB
+    /// apart, the same-operand 8x28x28x256 Gram: 6% of its time packing in a pass, 6-11%
+    /// extra in the tiles that would pack).
+    var packsBInKernel: Bool {
+        guard E.self == E.Acc.self, !bInPlace, let k = bK.step else { return false }
+        return abs(k) * MemoryLayout<E>.stride <= 512
+    }
+
     /// Packs B panels [p0, p1) (in units of NR columns) of the block (jc, nc) x (pc, kc).
     func packB(_ b: UnsafePointer<E>, jc: Int, nc: Int, pc: Int, kc: Int, panels: Range<Int>,
                into buf: UnsafeMutablePointer<E.Acc>) {
@@ -437,10 +451,13 @@ struct Gemm<E: Element> {
     }
 
     /// Rows [ic, ic+mc) x columns [jc + panels) of C for one K block, from packed panels.
+    /// With `packingB`, B's panels are not packed yet: each is packed by its first tile
+    /// (see Tile.bCopy) where it can be read in place, else before its first tile.
     func macroKernel(_ a: UnsafePointer<E>, _ b: UnsafePointer<E>, ic: Int, mc: Int, jc: Int, nc: Int, pc: Int, kc: Int,
-                     panels: Range<Int>, out: OutputView<E.Acc>, accumulate: Bool, ws: Workspace<E.Acc>) {
+                     panels: Range<Int>, out: OutputView<E.Acc>, accumulate: Bool, packingB: Bool = false,
+                     ws: Workspace<E.Acc>) {
         let MR = kernel.mr, NR = kernel.nr
-        if symmetric && jc + min(nc, panels.upperBound * NR) <= ic { return }  // block below diagonal
+        if symmetric && !packingB && jc + min(nc, panels.upperBound * NR) <= ic { return }  // below diagonal
         let aFromB = aFromB && ic >= jc && ic + mc <= jc + nc
         if !aFromB {
             pack(a, rows: aRows, r0: ic, ks: aK, k0: pc, count: mc, kc: kc, R: MR, rowsOuter: aRowsOuter,
@@ -455,6 +472,7 @@ struct Gemm<E: Element> {
                 let jr = panel * NR
                 if jr >= nc { break }
                 let nr = min(NR, nc - jr)
+                var unpacked = packingB && !(bInPlace && nr == NR)
                 var ir = 0
                 while ir < mc {
                     let mr = min(MR, mc - ir)
@@ -473,9 +491,35 @@ struct Gemm<E: Element> {
                         aStep = aK.step!
                     }
                     var (pb, bStep) = (UnsafePointer(ws.b + jr * kc), NR)
+                    var bCopy: UnsafeMutablePointer<E.Acc>? = nil, bFetch = 0
                     if bInPlace && nr == NR {
                         pb = UnsafeRawPointer(b + bRows[jc + jr] + bK[pc]).assumingMemoryBound(to: E.Acc.self)
                         bStep = bK.step!
+                    } else if unpacked {
+                        unpacked = false
+                        // The panel's first tile: it reads B in place and packs it, where B's
+                        // columns are contiguous and a whole tile (A out of this very panel is
+                        // read in place too).
+                        let r = ic + ir - jc
+                        let ownA = aFromB && r / NR == panel
+                        if let bk = bK.step, E.self == E.Acc.self, !narrow, nr == NR,
+                           bRows.progression(from: jc + jr, count: NR) == 1,
+                           !ownA || (mr == MR && aK.step != nil && aRows.progression(from: ic + ir, count: MR) == 1) {
+                            pb = UnsafeRawPointer(b + bRows[jc + jr] + bK[pc]).assumingMemoryBound(to: E.Acc.self)
+                            bStep = bk
+                            bCopy = ws.b + jr * kc
+                            // The first panel's tile fetches the whole row of the block where it
+                            // is contiguous, in one sequential pass for the panels after it.
+                            let rest = nc - jr
+                            bFetch = (jr == 0 && bRows.progression(from: jc, count: rest) == 1 ? rest : NR)
+                                * MemoryLayout<E>.stride
+                            if ownA {
+                                pa = UnsafeRawPointer(a + aRows[ic + ir] + aK[pc]).assumingMemoryBound(to: E.Acc.self)
+                                aStep = aK.step!
+                            }
+                        } else {
+                            packB(b, jc: jc, nc: nc, pc: pc, kc: kc, panels: panel..<panel + 1, into: ws.b)
+                        }
                     }
                     // The tile's computed columns: [j0, j0 + ncols) of this block.
                     let (j0, ncols) = (jr + c0, nr - c0)
@@ -485,11 +529,11 @@ struct Gemm<E: Element> {
                                                          c: out.base.assumingMemoryBound(to: E.Acc.self) + out.cols[jc + j0],
                                                          rowOff: rowOff + ir,
                                                          cs: out.cols.step ?? 1, mr: mr, nr: ncols, alpha: out.alpha,
-                                                         accumulate: accumulate))
+                                                         accumulate: accumulate, bCopy: bCopy, bFetch: bFetch))
                     } else {
                         kernel.call(narrow: narrow, Tile(kc: kc, a: pa, aStep: aStep, b: pb, bStep: bStep, c: ws.tile,
                                                          rowOff: tileRows, cs: 1, mr: mr, nr: ncols, alpha: E.Acc.one,
-                                                         accumulate: false))
+                                                         accumulate: false, bCopy: bCopy, bFetch: bFetch))
                         let c = out.base.assumingMemoryBound(to: E.self)
                         for j in 0..<ncols { colOff[j] = out.cols[jc + j0 + j] }
                         for i in 0..<mr {
@@ -503,6 +547,8 @@ struct Gemm<E: Element> {
                     }
                     ir += MR
                 }
+                // No tile of this block computed the panel: later row blocks still read it.
+                if unpacked { packB(b, jc: jc, nc: nc, pc: pc, kc: kc, panels: panel..<panel + 1, into: ws.b) }
             }
         }
     }
@@ -521,12 +567,14 @@ struct Gemm<E: Element> {
             var pc = k0
             while pc < k1 {
                 let kc = min(kcStep, k1 - pc)
-                packB(b, jc: jc, nc: nc, pc: pc, kc: kc, panels: 0..<(nc + NR - 1) / NR, into: ws.b)
+                if !packsBInKernel {
+                    packB(b, jc: jc, nc: nc, pc: pc, kc: kc, panels: 0..<(nc + NR - 1) / NR, into: ws.b)
+                }
                 var ic = m0
                 while ic < m1 {
                     let mc = min(mcStep, m1 - ic)
                     macroKernel(a, b, ic: ic, mc: mc, jc: jc, nc: nc, pc: pc, kc: kc, panels: 0..<(nc + NR - 1) / NR,
-                                out: out, accumulate: accumulate || pc > k0, ws: ws)
+                                out: out, accumulate: accumulate || pc > k0, packingB: packsBInKernel && ic == m0, ws: ws)
                     ic += mc
                 }
                 pc += kc

@@ -29,13 +29,19 @@ public struct Tile<T> {
     public var mr: Int, nr: Int
     public var alpha: T
     public var accumulate: Bool
+    /// Where to store the B vectors read, as the packed panel b'[p*NR + j] (the full form
+    /// only): a panel of B read in place from the operand is packed by the first tile that
+    /// uses it, its loads overlapping that tile's FMAs instead of a copy pass of their own.
+    public var bCopy: UnsafeMutablePointer<T>?
+    /// With bCopy: bytes of each row of b, from its start, fetched bCopyAhead k steps ahead.
+    public var bFetch: Int
     @inlinable
     public init(kc: Int, a: UnsafePointer<T>, aStep: Int, b: UnsafePointer<T>, bStep: Int,
                 c: UnsafeMutablePointer<T>, rowOff: UnsafePointer<Int>, cs: Int, mr: Int, nr: Int,
-                alpha: T, accumulate: Bool) {
+                alpha: T, accumulate: Bool, bCopy: UnsafeMutablePointer<T>? = nil, bFetch: Int = 0) {
         self.kc = kc; self.a = a; self.aStep = aStep; self.b = b; self.bStep = bStep
         self.c = c; self.rowOff = rowOff; self.cs = cs; self.mr = mr; self.nr = nr
-        self.alpha = alpha; self.accumulate = accumulate
+        self.alpha = alpha; self.accumulate = accumulate; self.bCopy = bCopy; self.bFetch = bFetch
     }
 }
 
@@ -66,6 +72,9 @@ public struct Microkernel<T> {
     }
 }
 
+/// How many k steps ahead a tile packing B (Tile.bCopy) fetches the operand's rows.
+public let bCopyAhead = 16
+
 @inlinable @inline(__always)
 func fma<V: SIMD>(_ c: inout V, _ a: V, _ b: V, fused: Bool) where V.Scalar: FloatingPoint {
     // Without hardware FMA (baseline x86-64) a fused multiply-add becomes a libm call per lane.
@@ -74,10 +83,22 @@ func fma<V: SIMD>(_ c: inout V, _ a: V, _ b: V, fused: Bool) where V.Scalar: Flo
 
 /// `rows` (6 or 8: any other value computes 6) and `vectors` (2, or 1 for the narrow form)
 /// are constants at every call, so each form compiles to its own loop with only its own
-/// accumulators.
+/// accumulators; a tile that packs B (Tile.bCopy) gets a loop of its own too, so the others
+/// carry no test for it.
 @inlinable @inline(__always)
 public func simdMicrokernel<V: SIMD>(
     _: V.Type, fused: Bool, rows: Int = microkernelRows, vectors: Int = 2, _ t: Tile<V.Scalar>
+) where V.Scalar: BinaryFloatingPoint {
+    if vectors == 2 && t.bCopy != nil {
+        simdMicrokernel(V.self, fused: fused, rows: rows, vectors: 2, copying: true, t)
+    } else {
+        simdMicrokernel(V.self, fused: fused, rows: rows, vectors: vectors, copying: false, t)
+    }
+}
+
+@inlinable @inline(__always)
+func simdMicrokernel<V: SIMD>(
+    _: V.Type, fused: Bool, rows: Int, vectors: Int, copying: Bool, _ t: Tile<V.Scalar>
 ) where V.Scalar: BinaryFloatingPoint {
     let (kc, c, rowOff, cs, mr, nr, alpha) = (t.kc, t.c, t.rowOff, t.cs, t.mr, t.nr, t.alpha)
     let w = V.scalarCount
@@ -95,9 +116,19 @@ public func simdMicrokernel<V: SIMD>(
     var pb = UnsafeRawPointer(t.b)
     let stepA = t.aStep, stepB = t.bStep * MemoryLayout<V.Scalar>.stride
     if vectors == 2 {
+        let half = w * MemoryLayout<V.Scalar>.stride  // bytes of one vector of B
+        var copy = UnsafeMutableRawPointer(t.bCopy)
         for _ in 0..<kc {
             let b0 = pb.loadUnaligned(as: V.self)
-            let b1 = pb.loadUnaligned(fromByteOffset: w * MemoryLayout<V.Scalar>.stride, as: V.self)
+            let b1 = pb.loadUnaligned(fromByteOffset: half, as: V.self)
+            if copying, let dst = copy {
+                // Packing as it goes: store the panel's row, fetch the one bCopyAhead steps on.
+                dst.storeBytes(of: b0, as: V.self)
+                dst.storeBytes(of: b1, toByteOffset: half, as: V.self)
+                copy = dst + 2 * half
+                let next = pb + bCopyAhead &* stepB
+                for line in stride(from: 0, to: t.bFetch, by: 64) { sg_prefetch(next + line) }
+            }
             var ai = V(repeating: pa[0]); fma(&c00, ai, b0, fused: fused); fma(&c01, ai, b1, fused: fused)
             ai = V(repeating: pa[1]); fma(&c10, ai, b0, fused: fused); fma(&c11, ai, b1, fused: fused)
             ai = V(repeating: pa[2]); fma(&c20, ai, b0, fused: fused); fma(&c21, ai, b1, fused: fused)

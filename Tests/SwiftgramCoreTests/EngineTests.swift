@@ -80,7 +80,9 @@ final class EngineTests: XCTestCase {
     }
 
     func testAlphaScalesTheResult() throws {
-        let a = TestTensor<Double>(shape: [2, 3, 4, 5]) { Double(values(7)($0)) }
+        // The same operand, 40 columns: the symmetric product, whose first B panels (32 or
+        // 16 columns) are packed by the tiles that first read them, A read in place there.
+        let a = TestTensor<Double>(shape: [2, 3, 4, 40]) { Double(values(7)($0)) }
         let expected = try naiveEinsum("ahwm,ahwn->amn", [a, a])
         let got = try engineEinsum("ahwm,ahwn->amn", [a, a], alpha: 1.0 / 12, dtype: .float64)
         for (g, e) in zip(got.storage, expected.storage) { XCTAssertEqual(g, e / 12, accuracy: 1e-12) }

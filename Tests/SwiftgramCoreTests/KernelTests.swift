@@ -12,34 +12,45 @@ final class KernelTests: XCTestCase {
         return isas
     }
 
-    /// The full kernel, or its narrow form (at most nr / 2 columns, `b` rows still nr apart).
-    func checkKernel<T: BinaryFloatingPoint>(_ k: Microkernel<T>, name: String, narrow: Bool = false) {
+    /// The full kernel, or its narrow form (at most nr / 2 columns, `b` rows still nr apart),
+    /// or the full one packing B as it reads it (`b` rows further apart, as in an operand;
+    /// every row copied to the panel whatever the tile's own width).
+    func checkKernel<T: BinaryFloatingPoint>(_ k: Microkernel<T>, name: String, narrow: Bool = false,
+                                             packing: Bool = false) {
         let kc = 37
+        let bStep = packing ? k.nr + 3 : k.nr
         let a = (0..<kc * k.mr).map { T(($0 * 7) % 11) - 5 }
-        let b = (0..<kc * k.nr).map { T(($0 * 5) % 13) - 6 }
+        let b = (0..<kc * bStep).map { T(($0 * 5) % 13) - 6 }
         let width = narrow ? k.nr / 2 : k.nr
         guard let run = narrow ? k.narrow : k.run else { return XCTFail("\(name) has no narrow kernel") }
         for (mr, nr, cs) in [(k.mr, width, 1), (k.mr - 1, max(1, width - 3), 1), (2, width, 3)] {
             for accumulate in [false, true] {
                 let ldc = k.nr * cs + 5
                 var c = [T](repeating: 1, count: ldc * k.mr)
+                var panel = [T](repeating: -1, count: kc * k.nr + 1)
                 let rowOff = (0..<k.mr).map { $0 * ldc }
                 c.withUnsafeMutableBufferPointer { cp in
-                    run(Tile(kc: kc, a: a, aStep: k.mr, b: b, bStep: k.nr, c: cp.baseAddress!, rowOff: rowOff,
-                             cs: cs, mr: mr, nr: nr, alpha: 2, accumulate: accumulate))
+                    panel.withUnsafeMutableBufferPointer { pp in
+                        run(Tile(kc: kc, a: a, aStep: k.mr, b: b, bStep: bStep, c: cp.baseAddress!, rowOff: rowOff,
+                                 cs: cs, mr: mr, nr: nr, alpha: 2, accumulate: accumulate,
+                                 bCopy: packing ? pp.baseAddress! : nil))
+                    }
                 }
+                let what = "\(name) narrow=\(narrow) packing=\(packing) mr=\(mr) nr=\(nr) cs=\(cs) acc=\(accumulate)"
                 for i in 0..<k.mr {
                     for j in 0..<k.nr {
                         var want: T = 1
                         if i < mr && j < nr {
                             var s: T = 0
-                            for p in 0..<kc { s += a[p * k.mr + i] * b[p * k.nr + j] }
+                            for p in 0..<kc { s += a[p * k.mr + i] * b[p * bStep + j] }
                             want = 2 * s + (accumulate ? 1 : 0)
                         }
-                        XCTAssertEqual(c[i * ldc + j * cs], want,
-                                       "\(name) narrow=\(narrow) mr=\(mr) nr=\(nr) cs=\(cs) acc=\(accumulate) (\(i),\(j))")
+                        XCTAssertEqual(c[i * ldc + j * cs], want, "\(what) (\(i),\(j))")
                     }
                 }
+                let copied = packing ? (0..<kc * k.nr).map { b[$0 / k.nr * bStep + $0 % k.nr] } : []
+                XCTAssertEqual(Array(panel[..<copied.count]), copied, "\(what): packed panel")
+                XCTAssertTrue(panel[copied.count...].allSatisfy { $0 == -1 }, "\(what): wrote past the panel")
             }
         }
     }
@@ -71,9 +82,9 @@ final class KernelTests: XCTestCase {
     func testEveryRunnableKernel() {
         XCTAssertTrue(runnable.contains { $0.name == ISA.selected.name })
         for isa in runnable {
-            for narrow in [false, true] {
-                checkKernel(isa.float32, name: "\(isa.name) float32", narrow: narrow)
-                checkKernel(isa.float64, name: "\(isa.name) float64", narrow: narrow)
+            for (narrow, packing) in [(false, false), (true, false), (false, true)] {
+                checkKernel(isa.float32, name: "\(isa.name) float32", narrow: narrow, packing: packing)
+                checkKernel(isa.float64, name: "\(isa.name) float64", narrow: narrow, packing: packing)
             }
         }
     }

@@ -427,6 +427,29 @@ def test_single_products_cut_into_a_block_per_thread(rng, threads, m, n, num_thr
 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_b_panels_packed_by_the_tiles_that_first_read_them(rng, threads, dtype, num_threads):
+    # B's k rows at most 512 B apart: each panel of B is packed by the first tile that reads
+    # it, straight from the operand. The same operand (the first rows of A are read in place
+    # from the panel being packed), distinct operands over several row blocks (1100 rows)
+    # and K blocks (K = 1200 and 700), a ragged last panel (n = 100 / 60), and B's columns
+    # in runs that some panels straddle (those are packed on their own).
+    n, run, pad = (100, 40, 48) if dtype == np.float32 else (60, 20, 24)
+    F = rng.standard_normal((2, 30, 40, n)).astype(dtype)
+    a = rng.standard_normal((1100, 700)).astype(dtype)
+    b = rng.standard_normal((700, n)).astype(dtype)
+    y = rng.standard_normal((700, 2, pad)).astype(dtype)[:, :, :run]
+    num_threads(threads)
+    F64 = F.astype(np.float64)
+    tol = dict(rtol=1e-4, atol=1e-3) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(swiftgram.einsum("ahwm,ahwn->amn", F, F),
+                               np.einsum("ahwm,ahwn->amn", F64, F64), **tol)
+    np.testing.assert_allclose(swiftgram.einsum("ij,jk->ik", a, b), a.astype(np.float64) @ b, **tol)
+    np.testing.assert_allclose(swiftgram.einsum("ij,jgn->ign", a, y),
+                               np.einsum("ij,jgn->ign", a.astype(np.float64), y.astype(np.float64)), **tol)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("b", [16, 12, 5])
 @pytest.mark.parametrize("f,e", [(13, 11), (32, 40)])
 def test_permuted_operands_packed_where_they_lie(rng, threads, dtype, b, f, e, num_threads):
