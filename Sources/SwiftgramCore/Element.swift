@@ -124,13 +124,14 @@ extension Bool: Accumulator, Element {
 }
 
 /// Portable scalar kernel (4x4 block) for types without a SIMD kernel; same contract as
-/// `simdMicrokernel`.
+/// `simdMicrokernel`, packing B as it reads it too (Tile.bCopy).
 func scalarMicrokernel<T: Accumulator>() -> Microkernel<T> {
     Microkernel(mr: 4, nr: 4) { k in
         withUnsafeTemporaryAllocation(of: T.self, capacity: 16) { t in
             t.initialize(repeating: T.zero)
             for p in 0..<k.kc {
                 let pa = k.a + k.aStep * p, pb = k.b + k.bStep * p
+                if let copy = k.bCopy { for j in 0..<4 { copy[4 * p + j] = pb[j] } }
                 for i in 0..<4 {
                     let ai = pa[i]
                     for j in 0..<4 { t[4 * i + j] = T.add(t[4 * i + j], T.mul(ai, pb[j])) }

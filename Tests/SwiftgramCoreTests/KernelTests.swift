@@ -87,5 +87,9 @@ final class KernelTests: XCTestCase {
                 checkKernel(isa.float64, name: "\(isa.name) float64", narrow: narrow, packing: packing)
             }
         }
+        // The scalar kernel of the types without a SIMD one (complex, integers, bool).
+        for packing in [false, true] {
+            checkKernel(scalarMicrokernel() as Microkernel<Double>, name: "scalar", packing: packing)
+        }
     }
 }

@@ -426,26 +426,29 @@ def test_single_products_cut_into_a_block_per_thread(rng, threads, m, n, num_thr
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.int64])
 def test_b_panels_packed_by_the_tiles_that_first_read_them(rng, threads, dtype, num_threads):
     # B's k rows at most 512 B apart: each panel of B is packed by the first tile that reads
     # it, straight from the operand. The same operand (the first rows of A are read in place
     # from the panel being packed), distinct operands over several row blocks (1100 rows)
     # and K blocks (K = 1200 and 700), a ragged last panel (n = 100 / 60), and B's columns
-    # in runs that some panels straddle (those are packed on their own).
+    # in runs that some panels straddle (those are packed on their own). complex64 and int64
+    # take the scalar kernel, which packs the same way.
     n, run, pad = (100, 40, 48) if dtype == np.float32 else (60, 20, 24)
-    F = rng.standard_normal((2, 30, 40, n)).astype(dtype)
-    a = rng.standard_normal((1100, 700)).astype(dtype)
-    b = rng.standard_normal((700, n)).astype(dtype)
-    y = rng.standard_normal((700, 2, pad)).astype(dtype)[:, :, :run]
+    F = rng.integers(-3, 4, (2, 30, 40, n)).astype(dtype)
+    a = rng.integers(-3, 4, (1100, 700)).astype(dtype)
+    b = rng.integers(-3, 4, (700, n)).astype(dtype)
+    y = rng.integers(-3, 4, (700, 2, pad)).astype(dtype)[:, :, :run]
+    if dtype == np.complex64:
+        F, a, b = F + 1j * F[..., ::-1], a - 2j, b + 1j
     num_threads(threads)
-    F64 = F.astype(np.float64)
-    tol = dict(rtol=1e-4, atol=1e-3) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-10)
+    F64 = F.astype(np.complex128 if dtype == np.complex64 else np.float64)
+    tol = dict(rtol=0, atol=0) if dtype == np.int64 else dict(rtol=1e-12, atol=0)
     np.testing.assert_allclose(swiftgram.einsum("ahwm,ahwn->amn", F, F),
                                np.einsum("ahwm,ahwn->amn", F64, F64), **tol)
-    np.testing.assert_allclose(swiftgram.einsum("ij,jk->ik", a, b), a.astype(np.float64) @ b, **tol)
+    np.testing.assert_allclose(swiftgram.einsum("ij,jk->ik", a, b), a.astype(F64.dtype) @ b, **tol)
     np.testing.assert_allclose(swiftgram.einsum("ij,jgn->ign", a, y),
-                               np.einsum("ij,jgn->ign", a.astype(np.float64), y.astype(np.float64)), **tol)
+                               np.einsum("ij,jgn->ign", a.astype(F64.dtype), y.astype(F64.dtype)), **tol)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
