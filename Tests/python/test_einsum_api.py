@@ -266,6 +266,29 @@ def test_optimal_path_flops_not_worse_than_numpy(rng):
     assert ours <= theirs * 1.0001
 
 
+def test_optimize_true_searches_every_path_for_few_operands():
+    # NumPy's optimize=True (greedy) contracts P @ Q first here: 63 M multiply-adds
+    # against 42 M for P @ (Q @ R); swiftgram's True finds the cheaper order up to 8
+    # operands and is greedy beyond.
+    ops = [np.ones(s) for s in ((256, 512), (512, 384), (384, 128))]
+
+    def flops(report):
+        return float(next(l for l in report.splitlines() if "Optimized FLOP" in l).split()[-1])
+    path, report = swiftgram.einsum_path("ij,jk,kl->il", *ops, optimize=True)
+    assert path == ["einsum_path", (1, 2), (0, 1)]
+    assert flops(report) == flops(np.einsum_path("ij,jk,kl->il", *ops, optimize="optimal")[1])
+    assert flops(report) < 0.7 * flops(np.einsum_path("ij,jk,kl->il", *ops, optimize=True)[1])
+    np.testing.assert_allclose(swiftgram.einsum("ij,jk,kl->il", *ops, optimize=True), ops[0] @ ops[1] @ ops[2])
+    # A chain of 9 matrices whose optimal and greedy paths differ: greedy from 9 operands.
+    dims = [60, 2, 3, 3, 3, 60, 300, 40, 2, 2]
+    spec = "ab,bc,cd,de,ef,fg,gh,hi,ij->aj"
+    for count in (8, 9):
+        sub, ops = spec[:3 * count - 1] + "->a" + spec[3 * count - 2], [np.empty(dims[i:i + 2]) for i in range(count)]
+        paths = {o: swiftgram.einsum_path(sub, *ops, optimize=o)[0] for o in (True, "greedy", "optimal")}
+        assert paths[True] == paths["optimal" if count <= 8 else "greedy"]
+    assert paths["greedy"] != paths["optimal"]
+
+
 # --- errors -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("args, match", [
