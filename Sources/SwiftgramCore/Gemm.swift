@@ -440,6 +440,13 @@ struct Gemm<E: Element> {
         return abs(k) * MemoryLayout<E>.stride <= 512
     }
 
+    /// A full panel read where it lies in operand `x` (unit-stride rows from `row`, a uniform
+    /// k step from `k0`): its start and its k step.
+    @inline(__always)
+    func inPlace(_ x: UnsafePointer<E>, rows: IndexMap, _ row: Int, ks: IndexMap, _ k0: Int) -> (UnsafePointer<E.Acc>, Int) {
+        (UnsafeRawPointer(x + rows[row] + ks[k0]).assumingMemoryBound(to: E.Acc.self), ks.step!)
+    }
+
     /// Packs B panels [p0, p1) (in units of NR columns) of the block (jc, nc) x (pc, kc).
     func packB(_ b: UnsafePointer<E>, jc: Int, nc: Int, pc: Int, kc: Int, panels: Range<Int>,
                into buf: UnsafeMutablePointer<E.Acc>) {
@@ -451,12 +458,14 @@ struct Gemm<E: Element> {
     }
 
     /// Rows [ic, ic+mc) x columns [jc + panels) of C for one K block, from packed panels.
-    /// With `packingB`, B's panels are not packed yet: each is packed by its first tile
+    /// For the first row block of a K block (`firstRowBlock`) where B is packed in the kernel
+    /// (packsBInKernel), B's panels are not packed yet: each is packed by its first tile
     /// (see Tile.bCopy) where it can be read in place, else before its first tile.
     func macroKernel(_ a: UnsafePointer<E>, _ b: UnsafePointer<E>, ic: Int, mc: Int, jc: Int, nc: Int, pc: Int, kc: Int,
-                     panels: Range<Int>, out: OutputView<E.Acc>, accumulate: Bool, packingB: Bool = false,
+                     panels: Range<Int>, out: OutputView<E.Acc>, accumulate: Bool, firstRowBlock: Bool = false,
                      ws: Workspace<E.Acc>) {
         let MR = kernel.mr, NR = kernel.nr
+        let packingB = firstRowBlock && packsBInKernel
         if symmetric && !packingB && jc + min(nc, panels.upperBound * NR) <= ic { return }  // below diagonal
         let aFromB = aFromB && ic >= jc && ic + mc <= jc + nc
         if !aFromB {
@@ -487,36 +496,29 @@ struct Gemm<E: Element> {
                         let r = ic + ir - jc
                         (pa, aStep) = (UnsafePointer(ws.b + r / NR * NR * kc + r % NR), NR)
                     } else if aInPlace && mr == MR {
-                        pa = UnsafeRawPointer(a + aRows[ic + ir] + aK[pc]).assumingMemoryBound(to: E.Acc.self)
-                        aStep = aK.step!
+                        (pa, aStep) = inPlace(a, rows: aRows, ic + ir, ks: aK, pc)
                     }
                     var (pb, bStep) = (UnsafePointer(ws.b + jr * kc), NR)
                     var bCopy: UnsafeMutablePointer<E.Acc>? = nil, bFetch = 0
                     if bInPlace && nr == NR {
-                        pb = UnsafeRawPointer(b + bRows[jc + jr] + bK[pc]).assumingMemoryBound(to: E.Acc.self)
-                        bStep = bK.step!
+                        (pb, bStep) = inPlace(b, rows: bRows, jc + jr, ks: bK, pc)
                     } else if unpacked {
                         unpacked = false
-                        // The panel's first tile: it reads B in place and packs it, where B's
-                        // columns are contiguous and a whole tile (A out of this very panel is
-                        // read in place too).
-                        let r = ic + ir - jc
-                        let ownA = aFromB && r / NR == panel
-                        if let bk = bK.step, E.self == E.Acc.self, !narrow, nr == NR,
-                           bRows.progression(from: jc + jr, count: NR) == 1,
-                           !ownA || (mr == MR && aK.step != nil && aRows.progression(from: ic + ir, count: MR) == 1) {
-                            pb = UnsafeRawPointer(b + bRows[jc + jr] + bK[pc]).assumingMemoryBound(to: E.Acc.self)
-                            bStep = bk
+                        // The panel's first tile: it reads B in place (packsBInKernel: a
+                        // uniform k step, no conversion) and packs it, where the panel's columns
+                        // are contiguous and it computes all of them (A out of this very panel
+                        // is read in place too: aK is bK).
+                        let ownA = aFromB && (ic + ir - jc) / NR == panel
+                        if !narrow, nr == NR, bRows.progression(from: jc + jr, count: NR) == 1,
+                           !ownA || (mr == MR && aRows.progression(from: ic + ir, count: MR) == 1) {
+                            (pb, bStep) = inPlace(b, rows: bRows, jc + jr, ks: bK, pc)
                             bCopy = ws.b + jr * kc
                             // The first panel's tile fetches the whole row of the block where it
                             // is contiguous, in one sequential pass for the panels after it.
                             let rest = nc - jr
                             bFetch = (jr == 0 && bRows.progression(from: jc, count: rest) == 1 ? rest : NR)
                                 * MemoryLayout<E>.stride
-                            if ownA {
-                                pa = UnsafeRawPointer(a + aRows[ic + ir] + aK[pc]).assumingMemoryBound(to: E.Acc.self)
-                                aStep = aK.step!
-                            }
+                            if ownA { (pa, aStep) = inPlace(a, rows: aRows, ic + ir, ks: aK, pc) }
                         } else {
                             packB(b, jc: jc, nc: nc, pc: pc, kc: kc, panels: panel..<panel + 1, into: ws.b)
                         }
@@ -574,7 +576,7 @@ struct Gemm<E: Element> {
                 while ic < m1 {
                     let mc = min(mcStep, m1 - ic)
                     macroKernel(a, b, ic: ic, mc: mc, jc: jc, nc: nc, pc: pc, kc: kc, panels: 0..<(nc + NR - 1) / NR,
-                                out: out, accumulate: accumulate || pc > k0, packingB: packsBInKernel && ic == m0, ws: ws)
+                                out: out, accumulate: accumulate || pc > k0, firstRowBlock: ic == m0, ws: ws)
                     ic += mc
                 }
                 pc += kc
