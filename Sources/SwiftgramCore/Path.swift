@@ -2,8 +2,8 @@
 //
 // A path is NumPy's format: a list of tuples of positions into the current operand list;
 // each tuple's operands are removed and their contraction appended at the end.
-// Strategies: left-to-right (NumPy's optimize=False order), greedy (pick the pair that
-// removes the most memory, then the cheapest), optimal (exhaustive dynamic programming
+// Strategies: left-to-right (NumPy's optimize=False order), greedy (NumPy's: pick the pair
+// that removes the most memory, then the cheapest), optimal (exhaustive dynamic programming
 // over subsets, for up to `optimalLimit` operands; greedy beyond).
 
 /// A set of labels (ids below 128: 52 letters plus at most 64 broadcast dims).
@@ -58,7 +58,8 @@ func keptLabels(_ operands: [LabelSet], outside: LabelSet) -> LabelSet {
 }
 
 /// Finds a path for contracting `inputs` into `output`.
-/// `memoryLimit` (elements) bounds every intermediate the search may create.
+/// `memoryLimit` (elements) bounds every intermediate the search may create (nil: none;
+/// `Plan` passes NumPy's default, the largest operand or output).
 public func findPath(inputs: [LabelSet], output: LabelSet, sizes: [Int],
                      strategy: PathStrategy, memoryLimit: Double?) throws(EinsumError) -> [[Int]] {
     let n = inputs.count
@@ -68,11 +69,11 @@ public func findPath(inputs: [LabelSet], output: LabelSet, sizes: [Int],
         return path
     case .leftToRight:
         return n == 1 ? [[0]] : [Array(0..<n)]
-    case .greedy:
-        return greedyPath(inputs, output, sizes, memoryLimit)
-    case .optimal:
-        return n <= optimalLimit ? optimalPath(inputs, output, sizes, memoryLimit)
-                                 : greedyPath(inputs, output, sizes, memoryLimit)
+    case .greedy, .optimal:
+        // Nothing summed: one step, as NumPy leaves it to a single einsum.
+        if inputs.reduce(LabelSet(), |) == output { return [Array(0..<n)] }
+        return strategy == .optimal && n <= optimalLimit ? optimalPath(inputs, output, sizes, memoryLimit)
+                                                         : greedyPath(inputs, output, sizes, memoryLimit)
     }
 }
 
@@ -93,43 +94,70 @@ func validate(path: [[Int]], count n: Int) throws(EinsumError) {
     }
 }
 
+/// NumPy's greedy search (`numpy/_core/einsumfunc.py`, `_greedy_path`), step for step, so
+/// `einsum_path(optimize='greedy')` reports NumPy's path: at each step the pair that removes
+/// the most elements (then the fewest FLOPs; the first found on ties) among pairs sharing a
+/// label (all pairs when none do), within the memory limit and while the path stays cheaper
+/// than the naive one-step contraction; else the rest in one step. As in NumPy, pairs found
+/// on earlier steps keep the result and cost computed then, and later steps only add pairs
+/// with the newest operand.
 private func greedyPath(_ inputs: [LabelSet], _ output: LabelSet, _ sizes: [Int], _ limit: Double?) -> [[Int]] {
-    var current = inputs
+    let n = inputs.count
+    if n <= 2 { return [Array(0..<n)] }
+    struct Candidate {
+        var removed: Double, cost: Double
+        var pair: (Int, Int)
+        var sets: [LabelSet]  // the operand list after this contraction; its result last
+    }
+    let all = inputs.reduce(LabelSet(), |)
+    let naive = flopCount(union: all, terms: n, inner: !(all - output).isEmpty, sizes: sizes)
+    var pathCost = 0.0
+    func candidate(_ i: Int, _ j: Int, _ sets: [LabelSet]) -> Candidate? {
+        var outside = output, rest: [LabelSet] = []
+        for (k, o) in sets.enumerated() where k != i && k != j { outside = outside | o; rest.append(o) }
+        let union = sets[i] | sets[j], result = union & outside
+        let size = elementCount(result, sizes)
+        if let limit, size > limit { return nil }
+        let cost = flopCount(union: union, terms: 2, inner: union != result, sizes: sizes)
+        if pathCost + cost > naive { return nil }
+        return Candidate(removed: elementCount(sets[i], sizes) + elementCount(sets[j], sizes) - size, cost: cost,
+                         pair: (i, j), sets: rest + [result])
+    }
+    var sets = inputs
+    var known: [Candidate] = []
+    var pairs = (0..<n).flatMap { i in (i + 1..<n).map { (i, $0) } }
     var path: [[Int]] = []
-    if current.count == 1 { return [[0]] }
-    while current.count > 1 {
-        var best: (i: Int, j: Int, removed: Double, cost: Double)? = nil
-        let anyShared = (0..<current.count).contains { i in
-            (i + 1..<current.count).contains { j in !(current[i] & current[j]).isEmpty }
+    for _ in 0..<n - 1 {
+        for (i, j) in pairs where !(sets[i] & sets[j]).isEmpty {
+            if let c = candidate(i, j, sets) { known.append(c) }
         }
-        for i in 0..<current.count {
-            for j in (i + 1)..<current.count {
-                if anyShared && (current[i] & current[j]).isEmpty { continue }
-                var outside = output
-                for (k, o) in current.enumerated() where k != i && k != j { outside = outside | o }
-                let result = keptLabels([current[i], current[j]], outside: outside)
-                let size = elementCount(result, sizes)
-                if let limit, size > limit { continue }
-                let union = current[i] | current[j]
-                let removed = elementCount(current[i], sizes) + elementCount(current[j], sizes) - size
-                let cost = flopCount(union: union, terms: 2, inner: union != result, sizes: sizes)
-                if best == nil || removed > best!.removed || (removed == best!.removed && cost < best!.cost) {
-                    best = (i, j, removed, cost)
-                }
+        if known.isEmpty {
+            // No pair shares a label within the limits: outer products too.
+            for i in 0..<sets.count { for j in i + 1..<sets.count { if let c = candidate(i, j, sets) { known.append(c) } } }
+            if known.isEmpty {
+                path.append(Array(0..<sets.count))
+                break
             }
         }
-        guard let b = best else {
-            // Every pair breaks the memory limit: contract the rest in one go, as NumPy does.
-            path.append(Array(0..<current.count))
-            return path
+        let best = known.dropFirst().reduce(known[0]) {
+            ($1.removed > $0.removed || ($1.removed == $0.removed && $1.cost < $0.cost)) ? $1 : $0
         }
-        var outside = output
-        for (k, o) in current.enumerated() where k != b.i && k != b.j { outside = outside | o }
-        let result = keptLabels([current[b.i], current[b.j]], outside: outside)
-        current.remove(at: b.j)
-        current.remove(at: b.i)
-        current.append(result)
-        path.append([b.i, b.j])
+        let (bx, by) = best.pair
+        // The pairs not involving the contracted operands, renumbered for the new list.
+        known = known.compactMap { c in
+            let (x, y) = c.pair
+            if x == bx || x == by || y == bx || y == by { return nil }
+            var c = c
+            c.sets.remove(at: by - (by > x ? 1 : 0) - (by > y ? 1 : 0))
+            c.sets.remove(at: bx - (bx > x ? 1 : 0) - (bx > y ? 1 : 0))
+            c.sets.insert(best.sets.last!, at: c.sets.count - 1)
+            c.pair = (x - (x > bx ? 1 : 0) - (x > by ? 1 : 0), y - (y > bx ? 1 : 0) - (y > by ? 1 : 0))
+            return c
+        }
+        sets = best.sets
+        pairs = (0..<sets.count - 1).map { ($0, sets.count - 1) }
+        path.append([bx, by])
+        pathCost += best.cost
     }
     return path
 }
@@ -147,6 +175,8 @@ private func optimalPath(_ inputs: [LabelSet], _ output: LabelSet, _ sizes: [Int
         union[s] = union[s ^ low] | inputs[i]
     }
     for s in 1...full { labels[s] = union[s] & (union[full ^ s] | output) }
+    // A single operand enters its first contraction whole (its own labels are summed there).
+    for i in 0..<n { labels[1 << i] = inputs[i] }
     var cost = [Double](repeating: .infinity, count: full + 1)
     var split = [Int](repeating: 0, count: full + 1)
     for i in 0..<n { cost[1 << i] = 0 }
@@ -168,7 +198,6 @@ private func optimalPath(_ inputs: [LabelSet], _ output: LabelSet, _ sizes: [Int
             a = (a - 1) & s
         }
     }
-    if cost[full] == .infinity { return greedyPath(inputs, output, sizes, limit) }
     // Turn the split tree into NumPy's positional path (post-order).
     var current: [Int] = (0..<n).map { 1 << $0 }
     var path: [[Int]] = []
@@ -182,6 +211,34 @@ private func optimalPath(_ inputs: [LabelSet], _ output: LabelSet, _ sizes: [Int
         current.append(s)
         path.append([i, j])
     }
-    emit(full)
+    if cost[full] < .infinity {
+        emit(full)
+        return path
+    }
+    // No pairwise path within the memory limit. NumPy's search then takes as many pairwise
+    // steps as fit (the fewest groups, each formed within the limit; the cheapest such)
+    // and contracts the groups in one last step.
+    var groups = [Int](repeating: Int.max, count: full + 1)
+    var groupCost = [Double](repeating: .infinity, count: full + 1)
+    var firstGroup = [Int](repeating: 0, count: full + 1)
+    (groups[0], groupCost[0]) = (0, 0)
+    for s in 1...full {
+        let low = s & -s
+        var t = s
+        while t > 0 {
+            let rest = s ^ t
+            if t & low != 0, cost[t] < .infinity, groups[rest] < Int.max {
+                let (g, c) = (groups[rest] + 1, groupCost[rest] + cost[t])
+                if g < groups[s] || (g == groups[s] && c < groupCost[s]) { (groups[s], groupCost[s], firstGroup[s]) = (g, c, t) }
+            }
+            t = (t - 1) & s
+        }
+    }
+    var s = full
+    while s != 0 {
+        emit(firstGroup[s])
+        s ^= firstGroup[s]
+    }
+    path.append(Array(0..<groups[full]))
     return path
 }

@@ -64,8 +64,11 @@ public final class Plan {
         let unique = s.inputs.map { labels in labels.enumerated().filter { labels.firstIndex(of: $0.element) == $0.offset }.map(\.element) }
         let output = LabelSet(s.output)
         self.isView = shapes.count == 1 && LabelSet(unique[0]) == output
+        // NumPy's default memory limit: no intermediate larger than the largest operand or
+        // the output (a term's size counts a repeated label once per use, as NumPy's does).
+        let largest = (s.inputs + [s.output]).map { $0.reduce(1.0) { $0 * Double(sizes[$1]) } }.max()!
         let path = try findPath(inputs: unique.map { LabelSet($0) }, output: output, sizes: sizes,
-                                strategy: strategy, memoryLimit: memoryLimit)
+                                strategy: strategy, memoryLimit: memoryLimit ?? largest)
         self.path = path
         var builder = StepBuilder(slotLabels: unique, output: s.output, sizes: sizes)
         try builder.build(path: path)

@@ -67,6 +67,20 @@ final class PathTests: XCTestCase {
         XCTAssertThrowsError(try findPath(inputs: ops, output: out, sizes: sizes, strategy: .explicit([[0, 1]]), memoryLimit: nil))
     }
 
+    /// NumPy's rules where the search cannot go pairwise: nothing summed is one step; under a
+    /// memory limit no pair meets, the pairs that fit, then the rest at once (numpy 2.4:
+    /// 'ab,bc,cd,f,f->ad', all sizes 10, limit 10 -> [(3, 4), (0, 1, 2, 3)]).
+    func testNumPyFallbacks() throws {
+        let outer = [LabelSet([0]), LabelSet([1]), LabelSet([2])]
+        for strategy in [PathStrategy.greedy, .optimal] {
+            XCTAssertEqual(try findPath(inputs: outer, output: LabelSet([0, 1, 2]), sizes: [2, 3, 4],
+                                        strategy: strategy, memoryLimit: nil), [[0, 1, 2]])
+            let ops = [LabelSet([0, 1]), LabelSet([1, 2]), LabelSet([2, 3]), LabelSet([5]), LabelSet([5])]
+            XCTAssertEqual(try findPath(inputs: ops, output: LabelSet([0, 3]), sizes: [Int](repeating: 10, count: 6),
+                                        strategy: strategy, memoryLimit: 10), [[3, 4], [0, 1, 2, 3]])
+        }
+    }
+
     func testOptimalNeverCostsMoreThanGreedy() throws {
         // A chain where greedy's local choice is not the global optimum in general.
         let plan1 = try Plan(subscripts: "ab,bc,cd,de,ea->", shapes: [[7, 30], [30, 2], [2, 40], [40, 3], [3, 7]], strategy: .optimal)

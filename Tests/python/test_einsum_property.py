@@ -175,3 +175,45 @@ def test_gemm_sized_matches_numpy(case, threads):
     finally:
         swiftgram.set_num_threads(before)
     np.testing.assert_array_equal(np.asarray(got), expected, err_msg=f"{subscripts} {shapes} {layouts}")
+
+
+@st.composite
+def path_cases(draw):
+    """Multi-operand subscripts (letters only: NumPy names '...' dims by random letters) over
+    sizes where the memory limit and the FLOP sieve of NumPy's searches come into play."""
+    letters = "abcdefgAB"
+    sizes = {l: draw(st.sampled_from([1, 2, 3, 5, 8, 20, 50])) for l in letters}
+    terms = [draw(st.text(st.sampled_from(letters), max_size=3)) for _ in range(draw(st.integers(1, 6)))]
+    subscripts = ",".join(terms)
+    if draw(st.booleans()):
+        used = sorted(set("".join(terms)))
+        subscripts += "->" + "".join(draw(st.permutations(used))[:draw(st.integers(0, len(used)))])
+    # A label of size 1 in one operand broadcasts against the others (not within a diagonal).
+    shapes = [[1 if t.count(l) == 1 and draw(st.integers(0, 9)) == 0 else sizes[l] for l in t] for t in terms]
+    optimize = draw(st.sampled_from([False, "greedy", "optimal", True, ("greedy", 0), ("optimal", 0)]))
+    if isinstance(optimize, tuple):
+        optimize = (optimize[0], draw(st.sampled_from([1, 10, 100, 1000])))
+    return subscripts, shapes, optimize
+
+
+def optimized_flops(report):
+    return float(next(l for l in report.splitlines() if "Optimized FLOP" in l).split()[-1])
+
+
+@settings(max_examples=1500, deadline=None)
+@given(path_cases())
+def test_einsum_path_matches_numpy(case):
+    """Greedy (NumPy's True), left-to-right and explicit paths are NumPy's, report and all
+    (the memory limit defaults to the largest operand or output, as in NumPy); the optimal
+    search (swiftgram's True up to 8 operands) never costs more than NumPy's choice."""
+    subscripts, shapes, optimize = case
+    ops = [np.empty(s) for s in shapes]
+    path, report = swiftgram.einsum_path(subscripts, *ops, optimize=optimize)
+    # Any path's report is the one NumPy prints for it.
+    assert (path, report) == np.einsum_path(subscripts, *ops, optimize=path), (subscripts, shapes, optimize)
+    strategy = optimize[0] if isinstance(optimize, tuple) else optimize
+    theirs = np.einsum_path(subscripts, *ops, optimize=optimize)
+    if strategy in (False, "greedy"):
+        assert path == theirs[0], (subscripts, shapes, optimize)
+    else:
+        assert optimized_flops(report) <= optimized_flops(theirs[1]), (subscripts, shapes, optimize, path, theirs[0])
