@@ -116,6 +116,15 @@ def numpy_einsum(subscripts, ops, **kw):
             # The same blind spot without BLAS: '...,...->' of empty float32 operands into an
             # int8 out= under 'safe' (the plain path rejects the subscripts instead).
             return None, [err, TypeError("the result cannot be cast to out= under this rule")]
+        dtype = kw.get("dtype")
+        if alt is not None and dtype is not None and casting in ("no", "equiv", "safe", "same_kind", "unsafe"):
+            # NumPy 2's optimize path multiplies in the operands' type and casts after, so
+            # uint8 '...,...->' with dtype=float64 wraps (2 * [1, 0, 255] sums to 0, not
+            # 512); dtype= means computing in that type, as its plain path does.
+            if not all(np.can_cast(o.dtype, dtype, casting) for o in ops):
+                return None, [err, TypeError("an operand cannot be cast to dtype= under this rule")]
+            rest = {k: v for k, v in kw.items() if k != "dtype"}
+            alt, alt_err = outcome(lambda: np.einsum(subscripts, *[o.astype(dtype) for o in ops], optimize="greedy", **rest))
         if alt is not None:
             return alt, None
         return None, [err, alt_err]
