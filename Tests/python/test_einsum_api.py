@@ -510,6 +510,24 @@ def test_elementwise_products_with_fewer_rows_than_threads(rng, threads, num_thr
     np.testing.assert_array_equal(out, y * z)
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.int64, np.complex64, np.bool_, np.float16])
+def test_outer_products_of_strided_views(rng, threads, dtype, num_threads):
+    # The side of an elementwise step that is the same in every row but strided along it
+    # is gathered once per thread's rows (stepped and reversed views, as in NumPy's
+    # 'noncon outer'); small and large enough to run on several threads, into any out=.
+    num_threads(threads)
+    base = (rng.standard_normal(12000) * 10).astype(dtype)
+    for a, b in [(base[:5:2], base[::-3][:7]), (base[::4][:2000], base[::-3][:1500])]:
+        np.testing.assert_array_equal(swiftgram.einsum("i,j", a, b), np.einsum("i,j", a, b))
+        np.testing.assert_array_equal(swiftgram.einsum("i,j->ji", a, b), np.einsum("i,j->ji", a, b))
+        out = np.zeros((len(a), 2 * len(b)), dtype)[:, ::2]
+        swiftgram.einsum("i,j", a, b, out=out)
+        np.testing.assert_array_equal(out, np.einsum("i,j", a, b))
+        m = base[:3 * len(b) * 2].reshape(3, 2 * len(b))[:, ::2]  # rows strided by 2
+        np.testing.assert_array_equal(swiftgram.einsum("ij,j->ij", m, b), np.einsum("ij,j->ij", m, b))
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("padded_axis", [1, 3])
 def test_symmetric_product_into_irregular_output(rng, threads, padded_axis, num_threads):
