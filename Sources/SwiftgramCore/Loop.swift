@@ -143,6 +143,63 @@ func reduceRun<E: Element>(_ n: Int, _ qa: UnsafePointer<E>, _ sa: Int, _ qb: Un
     return acc
 }
 
+/// An elementwise side that every row reads again (stride 0 along some of the row dims:
+/// NumPy's suite broadcasts a (30, 40) view over 20 rows in '...,...', and the j side of
+/// 'i,j' is one row read by all) but that is strided along its row: its distinct elements
+/// are copied contiguous once per call (at most `limit`), so every row's loop vectorises
+/// (float32 'noncon outer', 2000-element views with stride 4: 0.61 -> 0.14 ms, as fast
+/// as contiguous operands; 'noncon multiply' 12.2 -> 5.8 µs, float64 11.9 -> 8.3 µs).
+struct Compaction {
+    /// The side's distinct dims, slowest first, then its row: `a` the stride in the
+    /// operand, `c` the stride in the copy.
+    let copy: [Dim]
+    let count: Int
+    /// Largest copy, in elements (it also needs to be read at least twice over).
+    static let limit = 1 << 16
+
+    init?(rowDims: [Dim], row: Dim, side: KeyPath<Dim, Int>, rows: Int) {
+        let step = row[keyPath: side]
+        if step == 0 || step == 1 || rows < 2 { return nil }
+        let distinct = rowDims.filter { $0[keyPath: side] != 0 } + [row]
+        let count = distinct.reduce(1) { $0 * $1.size }
+        if count > Compaction.limit || 2 * count > rows * row.size { return nil }
+        var dims = [Dim](), stride = 1
+        for d in distinct.reversed() {
+            dims.insert(Dim(size: d.size, a: d[keyPath: side], b: 0, c: stride), at: 0)
+            stride *= d.size
+        }
+        (copy, self.count) = (dims, count)
+    }
+
+    /// The side's strides along `rowDims` and `row` in the copy.
+    func restride(_ rowDims: inout [Dim], _ row: inout Dim, _ side: WritableKeyPath<Dim, Int>) {
+        var next = copy.makeIterator()
+        for k in rowDims.indices where rowDims[k][keyPath: side] != 0 { rowDims[k][keyPath: side] = next.next()!.c }
+        row[keyPath: side] = 1
+    }
+}
+
+extension Optional where Wrapped == Compaction {
+    /// Runs body on the side's copy (or on the side itself, without a compaction).
+    func copy<E>(_ x: UnsafePointer<E>?, _ body: (UnsafePointer<E>?) -> Void) {
+        guard case .some(let k) = self, let x else { return body(x) }
+        withUnsafeTemporaryAllocation(of: E.self, capacity: k.count) { buffer in
+            let t = buffer.baseAddress!, row = k.copy.last!
+            var o = Odometer(Array(k.copy.dropLast()))
+            for _ in 0..<k.count / row.size {
+                var (src, dst) = (x + o.a, t + o.c)
+                for _ in 0..<row.size {
+                    dst.initialize(to: src.pointee)
+                    src += row.a
+                    dst += 1
+                }
+                o.next()
+            }
+            body(UnsafePointer(t))
+        }
+    }
+}
+
 /// A loop-kernel step with its index sets ordered and coalesced (strides only, no data):
 /// made once per layout, run on any data pointers.
 struct LoopNest {
@@ -151,6 +208,8 @@ struct LoopNest {
     let kRow: Dim, kDims: [Dim], kRuns: Int
     let reduces: Bool
     let outerCount: Int, innerCount: Int
+    /// Elementwise sides copied contiguous for each call (see Compaction).
+    let compactA: Compaction?, compactB: Compaction?
 
     init(outer: [Dim], inner: [Dim]) {
         let outer = coalesce(outer.filter { $0.size != 1 }.sorted { abs($0.c) > abs($1.c) })
@@ -164,10 +223,27 @@ struct LoopNest {
         kDims = Array(inner.dropLast())
         kRuns = innerCount / max(kRow.size, 1)
         reduces = !inner.isEmpty
+        compactA = reduces ? nil : Compaction(rowDims: rowDims, row: row, side: \.a, rows: rows)
+        compactB = reduces ? nil : Compaction(rowDims: rowDims, row: row, side: \.b, rows: rows)
     }
 
     func run<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>?, c: UnsafeMutablePointer<E>, alpha: E.Acc) {
         if outerCount == 0 { return }
+        guard compactA != nil || compactB != nil else {
+            return run(a: a, b: b, c: c, alpha: alpha, rowDims: rowDims, row: row)
+        }
+        compactA.copy(a) { a in
+            compactB.copy(b) { b in
+                var (dims, row) = (rowDims, row)
+                if let k = compactA { k.restride(&dims, &row, \.a) }
+                if let k = compactB { k.restride(&dims, &row, \.b) }
+                run(a: a!, b: b, c: c, alpha: alpha, rowDims: dims, row: row)
+            }
+        }
+    }
+
+    private func run<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>?, c: UnsafeMutablePointer<E>, alpha: E.Acc,
+                                 rowDims: [Dim], row: Dim) {
         let dot = E.self == E.Acc.self ? E.Acc.dot : nil
         // Unit-stride runs (a side may be constant along them) short enough for a buffer.
         let lanewise = reduces && kRuns > 1 && kRow.size <= lanewiseRun
@@ -177,30 +253,11 @@ struct LoopNest {
         func runRows(_ first: Int, _ last: Int, _ span: Range<Int>? = nil) {
             if !reduces {
                 let j = span ?? 0..<row.size
-                // A side whose row is the same in every row (the j side of an outer product
-                // 'i,j') but strided along it is gathered contiguous once, so that every row
-                // takes a vectorised loop (NumPy's suite, 'i,j' of two 2000-element views
-                // with stride 4, float32: 0.61 -> 0.14 ms, as fast as contiguous operands).
-                func gathered(_ x: UnsafePointer<E>, _ step: Int, fixed: Bool, _ body: (UnsafePointer<E>, Int) -> Void) {
-                    if !fixed || last - first < 2 || step == 0 || step == 1 || j.isEmpty {
-                        return body(x + j.lowerBound * step, step)
-                    }
-                    withUnsafeTemporaryAllocation(of: E.self, capacity: j.count) { buffer in
-                        let t = buffer.baseAddress!
-                        for i in 0..<j.count { (t + i).initialize(to: x[(j.lowerBound + i) &* step]) }
-                        body(t, 1)  // a fixed side's row offset is 0 in every row
-                    }
-                }
-                func rows(_ ra: UnsafePointer<E>, _ sa: Int, _ rb: UnsafePointer<E>?, _ sb: Int) {
-                    var o = Odometer(rowDims, start: first)
-                    for _ in first..<last {
-                        elementwiseRow(j.count, ra + o.a, sa, rb.map { $0 + o.b }, sb, c + o.c + j.lowerBound * row.c, row.c, alpha)
-                        o.next()
-                    }
-                }
-                gathered(a, row.a, fixed: rowDims.allSatisfy { $0.a == 0 }) { ra, sa in
-                    guard let b else { return rows(ra, sa, nil, 0) }
-                    gathered(b, row.b, fixed: rowDims.allSatisfy { $0.b == 0 }) { rb, sb in rows(ra, sa, rb, sb) }
+                var o = Odometer(rowDims, start: first)
+                for _ in first..<last {
+                    elementwiseRow(j.count, a + o.a + j.lowerBound * row.a, row.a, b.map { $0 + o.b + j.lowerBound * row.b }, row.b,
+                                   c + o.c + j.lowerBound * row.c, row.c, alpha)
+                    o.next()
                 }
                 return
             }

@@ -513,9 +513,9 @@ def test_elementwise_products_with_fewer_rows_than_threads(rng, threads, num_thr
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("dtype", [np.float32, np.int64, np.complex64, np.bool_, np.float16])
 def test_outer_products_of_strided_views(rng, threads, dtype, num_threads):
-    # The side of an elementwise step that is the same in every row but strided along it
-    # is gathered once per thread's rows (stepped and reversed views, as in NumPy's
-    # 'noncon outer'); small and large enough to run on several threads, into any out=.
+    # An elementwise side that every row reads again but strided along its row is copied
+    # contiguous first (stepped and reversed views, as in NumPy's 'noncon outer'); small
+    # and large enough to run on several threads, into any out=.
     num_threads(threads)
     base = (rng.standard_normal(12000) * 10).astype(dtype)
     for a, b in [(base[:5:2], base[::-3][:7]), (base[::4][:2000], base[::-3][:1500])]:
@@ -526,6 +526,12 @@ def test_outer_products_of_strided_views(rng, threads, dtype, num_threads):
         np.testing.assert_array_equal(out, np.einsum("i,j", a, b))
         m = base[:3 * len(b) * 2].reshape(3, 2 * len(b))[:, ::2]  # rows strided by 2
         np.testing.assert_array_equal(swiftgram.einsum("ij,j->ij", m, b), np.einsum("ij,j->ij", m, b))
+    # A strided 2-D side broadcast over more rows (NumPy's 'noncon multiply'), either side.
+    x = base[:4800].reshape(60, 80)[::2, ::-2]
+    y = (rng.standard_normal((20, 30, 40)) * 10).astype(dtype)
+    for args in [(x, y), (y, x), (x, y[:, :, ::-1])]:
+        np.testing.assert_array_equal(swiftgram.einsum("...,...", *args), np.einsum("...,...", *args))
+    np.testing.assert_array_equal(swiftgram.einsum("ij,kij->kji", x, y), np.einsum("ij,kij->kji", x, y))
 
 
 @pytest.mark.parametrize("threads", [1, 2])
