@@ -62,7 +62,8 @@ final class EngineTests: XCTestCase {
         let views = [base.transposed([2, 0, 1]), base.reversed(axis: 1).transposed([2, 0, 1]),
                      base.reversed(axis: 0).reversed(axis: 2).transposed([2, 0, 1])]
         for v in views {
-            for spec in ["kij,kl->lij", "kij,li->kj", "kij->jik", "kij->j"] {
+            // The last: a strided side broadcast over the other's 24 rows, copied contiguous.
+            for spec in ["kij,kl->lij", "kij,li->kj", "kij->jik", "kij->j", "kij,lm->lmkij"] {
                 let ops = spec.contains(",") ? [v, other] : [v]
                 let expected = try naiveEinsum(spec, ops)
                 let got = try engineEinsum(spec, ops, dtype: .float64)
