@@ -147,8 +147,8 @@ func reduceRun<E: Element>(_ n: Int, _ qa: UnsafePointer<E>, _ sa: Int, _ qb: Un
 /// NumPy's suite broadcasts a (30, 40) view over 20 rows in '...,...', and the j side of
 /// 'i,j' is one row read by all) but that is strided along its row: its distinct elements
 /// are copied contiguous once per call (at most `limit`), so every row's loop vectorises
-/// (float32 'noncon outer', 2000-element views with stride 4: 0.61 -> 0.14 ms, as fast
-/// as contiguous operands; 'noncon multiply' 12.2 -> 5.8 µs, float64 11.9 -> 8.3 µs).
+/// (float32 'noncon outer', 2000-element views with stride 4: 0.61 -> 0.12 ms, as fast
+/// as contiguous operands; 'noncon multiply' 12.2 -> 5.5 µs, float64 11.9 -> 8.3 µs).
 struct Compaction {
     /// The side's distinct dims, slowest first, then its row: `a` the stride in the
     /// operand, `c` the stride in the copy.

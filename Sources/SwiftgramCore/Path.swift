@@ -52,11 +52,6 @@ func flopCount(union: LabelSet, terms: Int, inner: Bool, sizes: [Int]) -> Double
     elementCount(union, sizes) * Double(max(1, terms - 1) + (inner ? 1 : 0))
 }
 
-/// Labels a contraction of `operands` must keep: those used by anything outside it.
-func keptLabels(_ operands: [LabelSet], outside: LabelSet) -> LabelSet {
-    operands.reduce(LabelSet(), |) & outside
-}
-
 /// Finds a path for contracting `inputs` into `output`.
 /// `memoryLimit` (elements) bounds every intermediate the search may create (nil: none;
 /// `Plan` passes NumPy's default, the largest operand or output).
