@@ -508,6 +508,10 @@ def test_elementwise_products_with_fewer_rows_than_threads(rng, threads, num_thr
     np.testing.assert_array_equal(scaled, x * 3.0)  # out= starts as NaN: every element written
     assert product is out
     np.testing.assert_array_equal(out, y * z)
+    # Two rows split into pieces, reading a strided side copied contiguous first.
+    v = rng.standard_normal(2 * 65536)[::-2]
+    w = rng.standard_normal((2, 65536))
+    np.testing.assert_array_equal(swiftgram.einsum("j,ij->ij", v, w), v * w)
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
