@@ -481,7 +481,7 @@ struct Gemm<E: Element> {
                 let jr = panel * NR
                 if jr >= nc { break }
                 let nr = min(NR, nc - jr)
-                var unpacked = packingB && !(bInPlace && nr == NR)
+                var unpacked = packingB  // packsBInKernel implies !bInPlace
                 var ir = 0
                 while ir < mc {
                     let mr = min(MR, mc - ir)

@@ -110,14 +110,14 @@ def numpy_einsum(subscripts, ops, **kw):
     ref, err = outcome(lambda: np.einsum(subscripts, *ops, **kw))
     if err is not None and not isinstance(err, TypeError):
         alt, alt_err = outcome(lambda: np.einsum(subscripts, *ops, optimize="greedy", **kw))
-        out, casting = kw.get("out"), kw.get("casting")
-        if alt is not None and out is not None and ops and casting in ("no", "equiv", "safe", "same_kind", "unsafe") \
-                and not np.can_cast(kw.get("dtype") or np.result_type(*ops), out.dtype, casting):
+        out, casting, dtype = kw.get("out"), kw.get("casting"), kw.get("dtype")
+        rule = casting in ("no", "equiv", "safe", "same_kind", "unsafe")
+        if alt is not None and out is not None and ops and rule \
+                and not np.can_cast(dtype or np.result_type(*ops), out.dtype, casting):
             # The same blind spot without BLAS: '...,...->' of empty float32 operands into an
             # int8 out= under 'safe' (the plain path rejects the subscripts instead).
             return None, [err, TypeError("the result cannot be cast to out= under this rule")]
-        dtype = kw.get("dtype")
-        if alt is not None and dtype is not None and casting in ("no", "equiv", "safe", "same_kind", "unsafe"):
+        if alt is not None and dtype is not None and rule:
             # NumPy 2's optimize path multiplies in the operands' type and casts after, so
             # uint8 '...,...->' with dtype=float64 wraps (2 * [1, 0, 255] sums to 0, not
             # 512); dtype= means computing in that type, as its plain path does.
