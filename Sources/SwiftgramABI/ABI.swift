@@ -40,6 +40,7 @@ public func sg_plan_create(
         case 0: strat = .leftToRight
         case 1: strat = .greedy
         case 2: strat = .optimal
+        case 4: strat = .auto
         case 3:
             var steps: [[Int]] = []
             var i = 0
@@ -123,6 +124,14 @@ public func sg_plan_view_strides(_ p: UnsafeRawPointer, _ strides: UnsafePointer
     let pl = plan(p)
     let s = (0..<pl.shapes[0].count).map { Int(strides[$0]) }
     for (i, v) in pl.viewStrides(operandStrides: s).enumerated() { out[i] = Int64(v) }
+}
+
+@_cdecl("sg_plan_output_order")
+public func sg_plan_output_order(_ p: UnsafeRawPointer, _ strides: UnsafePointer<Int64>?,
+                                 _ out: UnsafeMutablePointer<Int64>) {
+    let pl = plan(p)
+    let s = (0..<pl.operandStrideCount).map { Int(strides![$0]) }
+    for (i, axis) in pl.outputOrder(operandStrides: s).enumerated() { out[i] = Int64(axis) }
 }
 
 @_cdecl("sg_plan_path")

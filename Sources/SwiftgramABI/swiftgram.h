@@ -20,10 +20,11 @@ enum {
 };
 
 /* Error kinds, mapped to Python exceptions by the shim. */
-enum { SG_OK = 0, SG_ERR_VALUE = 1, SG_ERR_TYPE = 2, SG_ERR_MEMORY = 3 };
+enum { SG_OK = 0, SG_ERR_VALUE = 1, SG_ERR_TYPE = 2, SG_ERR_MEMORY = 3, SG_ERR_RUNTIME = 4 };
 
 /* Path strategies for sg_plan_create. */
-enum { SG_PATH_LEFT_TO_RIGHT = 0, SG_PATH_GREEDY = 1, SG_PATH_OPTIMAL = 2, SG_PATH_EXPLICIT = 3 };
+enum { SG_PATH_LEFT_TO_RIGHT = 0, SG_PATH_GREEDY = 1, SG_PATH_OPTIMAL = 2, SG_PATH_EXPLICIT = 3,
+       SG_PATH_AUTO = 4 };
 
 /* Parses and plans `subscripts` for nops operands with the given ranks and (flattened)
  * shapes. For SG_PATH_EXPLICIT, `path` holds the path's tuples flattened, each tuple
@@ -51,6 +52,10 @@ void sg_plan_output_shape(const void *plan, int64_t *shape);
 int32_t sg_plan_is_view(const void *plan);
 /* For a view plan: output strides (elements) from the operand's strides. */
 void sg_plan_view_strides(const void *plan, const int64_t *operand_strides, int64_t *out_strides);
+/* For a new result under order='K': its axes, fastest first, into order[0..output ndim),
+ * as numpy.einsum lays it out for operands with these strides (all operands' axes
+ * together; bytes or elements, only their order within an operand matters). */
+void sg_plan_output_order(const void *plan, const int64_t *operand_strides, int64_t *order);
 /* The path in the same flattened form as sg_plan_create takes; returns the needed length
  * (writes at most cap entries). */
 int64_t sg_plan_path(const void *plan, int64_t *out, int64_t cap);

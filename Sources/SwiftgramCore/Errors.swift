@@ -6,6 +6,7 @@ public struct EinsumError: Error, CustomStringConvertible {
         case value = 1   // ValueError: malformed subscripts, size conflicts, bad paths
         case type = 2    // TypeError: unsupported dtype
         case memory = 3  // MemoryError: sizes overflow or allocation failed
+        case runtime = 4 // RuntimeError: an explicit path that leaves operands uncontracted (NumPy's)
     }
     public let kind: Kind
     public let message: String

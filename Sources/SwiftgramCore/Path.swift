@@ -3,8 +3,9 @@
 // A path is NumPy's format: a list of tuples of positions into the current operand list;
 // each tuple's operands are removed and their contraction appended at the end.
 // Strategies: left-to-right (NumPy's optimize=False order), greedy (NumPy's: pick the pair
-// that removes the most memory, then the cheapest), optimal (exhaustive dynamic programming
-// over subsets, for up to `optimalLimit` operands; greedy beyond).
+// that removes the most memory, then the cheapest), optimal (NumPy's exhaustive search,
+// same path and tie-breaking; see NumPyOptimal.swift), and auto (swiftgram's: the cheapest
+// path by dynamic programming over subsets up to `autoOptimalLimit` operands, greedy beyond).
 
 /// A set of labels (ids below 128: 52 letters plus at most 64 broadcast dims).
 public struct LabelSet: Hashable {
@@ -35,10 +36,16 @@ public enum PathStrategy: Equatable {
     case leftToRight
     case greedy
     case optimal
+    case auto
     case explicit([[Int]])
 }
 
-/// Largest operand count searched exhaustively by `.optimal` (3^n subset splits).
+/// Largest operand count `.auto` searches exhaustively (3^n subset splits, under 0.3 ms
+/// once per signature at 8); greedy beyond.
+public let autoOptimalLimit = 8
+
+/// Largest operand count `.optimal` searches exhaustively; beyond it the subset search
+/// stands in for NumPy's (whose factorial search would not finish either).
 public let optimalLimit = 10
 
 /// Number of elements spanned by a label set (as Double: only compared, never overflows).
@@ -64,11 +71,17 @@ public func findPath(inputs: [LabelSet], output: LabelSet, sizes: [Int],
         return path
     case .leftToRight:
         return n == 1 ? [[0]] : [Array(0..<n)]
-    case .greedy, .optimal:
-        // Nothing summed: one step, as NumPy leaves it to a single einsum.
-        if inputs.reduce(LabelSet(), |) == output { return [Array(0..<n)] }
-        return strategy == .optimal && n <= optimalLimit ? optimalPath(inputs, output, sizes, memoryLimit)
-                                                         : greedyPath(inputs, output, sizes, memoryLimit)
+    case .greedy, .optimal, .auto:
+        // One or two operands, or nothing summed: one step, as NumPy leaves it to one einsum.
+        if n <= 2 || inputs.reduce(LabelSet(), |) == output { return [Array(0..<n)] }
+        switch strategy {
+        case .optimal where n <= optimalLimit:
+            return numpyOptimalPath(inputs, output, sizes, memoryLimit) ?? optimalPath(inputs, output, sizes, memoryLimit)
+        case .auto where n <= autoOptimalLimit:
+            return optimalPath(inputs, output, sizes, memoryLimit)
+        default:
+            return greedyPath(inputs, output, sizes, memoryLimit)
+        }
     }
 }
 
@@ -85,7 +98,7 @@ func validate(path: [[Int]], count n: Int) throws(EinsumError) {
         remaining -= step.count - 1
     }
     if remaining != 1 {
-        throw .value("einsum path: invalid path, \(remaining - 1) more operand(s) have to be contracted (\(n) operands, path \(path))")
+        throw EinsumError(.runtime, "einsum path: invalid path, \(remaining - 1) more operand(s) have to be contracted (\(n) operands, path \(path))")
     }
 }
 
@@ -157,7 +170,9 @@ private func greedyPath(_ inputs: [LabelSet], _ output: LabelSet, _ sizes: [Int]
     return path
 }
 
-private func optimalPath(_ inputs: [LabelSet], _ output: LabelSet, _ sizes: [Int], _ limit: Double?) -> [[Int]] {
+/// The cheapest path by FLOP count (dynamic programming over operand subsets), every
+/// intermediate within `limit`; where none fits, as many pairwise steps as fit, then the rest.
+func optimalPath(_ inputs: [LabelSet], _ output: LabelSet, _ sizes: [Int], _ limit: Double?) -> [[Int]] {
     let n = inputs.count
     if n == 1 { return [[0]] }
     let full = (1 << n) - 1

@@ -35,7 +35,7 @@ final class EngineTests: XCTestCase {
         for (spec, shapes) in specs {
             let ops = shapes.enumerated().map { k, s in TestTensor<E>(shape: s) { make(values(k + 1)($0)) } }
             let expected = try naiveEinsum(spec, ops)
-            for strategy in [PathStrategy.leftToRight, .greedy, .optimal] {
+            for strategy in [PathStrategy.leftToRight, .greedy, .optimal, .auto] {
                 let got = try engineEinsum(spec, ops, strategy: strategy, dtype: dtype)
                 XCTAssertEqual(got.shape, expected.shape, "\(spec)", file: file, line: line)
                 XCTAssertEqual(got.storage, expected.storage, "\(spec) \(strategy) \(dtype)", file: file, line: line)

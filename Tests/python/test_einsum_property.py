@@ -190,7 +190,8 @@ def path_cases(draw):
         subscripts += "->" + "".join(draw(st.permutations(used))[:draw(st.integers(0, len(used)))])
     # A label of size 1 in one operand broadcasts against the others (not within a diagonal).
     shapes = [[1 if t.count(l) == 1 and draw(st.integers(0, 9)) == 0 else sizes[l] for l in t] for t in terms]
-    optimize = draw(st.sampled_from([False, "greedy", "optimal", True, ("greedy", 0), ("optimal", 0)]))
+    optimize = draw(st.sampled_from([False, "greedy", "optimal", True, "auto", ("greedy", 0), ("optimal", 0),
+                                     ("auto", 0)]))
     if isinstance(optimize, tuple):
         optimize = (optimize[0], draw(st.sampled_from([1, 10, 100, 1000])))
     return subscripts, shapes, optimize
@@ -203,17 +204,18 @@ def optimized_flops(report):
 @settings(max_examples=1500, deadline=None)
 @given(path_cases())
 def test_einsum_path_matches_numpy(case):
-    """Greedy (NumPy's True), left-to-right and explicit paths are NumPy's, report and all
-    (the memory limit defaults to the largest operand or output, as in NumPy); the optimal
-    search (swiftgram's True up to 8 operands) never costs more than NumPy's choice."""
+    """False, True, 'greedy' and 'optimal' paths are NumPy's, report and all, ties and the
+    default memory limit (the largest operand or output) included; 'auto' (swiftgram's
+    subset search) never costs more than NumPy's optimal choice."""
     subscripts, shapes, optimize = case
     ops = [np.empty(s) for s in shapes]
     path, report = swiftgram.einsum_path(subscripts, *ops, optimize=optimize)
     # Any path's report is the one NumPy prints for it.
     assert (path, report) == np.einsum_path(subscripts, *ops, optimize=path), (subscripts, shapes, optimize)
     strategy = optimize[0] if isinstance(optimize, tuple) else optimize
-    theirs = np.einsum_path(subscripts, *ops, optimize=optimize)
-    if strategy in (False, "greedy"):
-        assert path == theirs[0], (subscripts, shapes, optimize)
+    if strategy != "auto":
+        assert path == np.einsum_path(subscripts, *ops, optimize=optimize)[0], (subscripts, shapes, optimize)
     else:
+        limit = optimize[1] if isinstance(optimize, tuple) else None
+        theirs = np.einsum_path(subscripts, *ops, optimize="optimal" if limit is None else ("optimal", limit))
         assert optimized_flops(report) <= optimized_flops(theirs[1]), (subscripts, shapes, optimize, path, theirs[0])

@@ -20,7 +20,8 @@
 
 static PyObject *raise_sg(int32_t code, const char *msg) {
     PyObject *type = code == SG_ERR_TYPE ? PyExc_TypeError
-                   : code == SG_ERR_MEMORY ? PyExc_MemoryError : PyExc_ValueError;
+                   : code == SG_ERR_MEMORY ? PyExc_MemoryError
+                   : code == SG_ERR_RUNTIME ? PyExc_RuntimeError : PyExc_ValueError;
     PyErr_SetString(type, msg);
     return NULL;
 }
@@ -140,6 +141,31 @@ static PyObject *py_view_strides(PyObject *self, PyObject *args) {
     }
     int64_t nd = sg_plan_output_ndim(plan), out[128];
     sg_plan_view_strides(plan, strides, out);
+    PyMem_Free(strides);
+    PyObject *t = PyTuple_New(nd);
+    if (!t) return NULL;
+    for (int64_t i = 0; i < nd; i++) PyTuple_SET_ITEM(t, i, PyLong_FromLongLong(out[i]));
+    return t;
+}
+
+/* output_order(plan, strides) -> the output's axes fastest first under order='K' (strides:
+ * every operand's, together) */
+static PyObject *py_output_order(PyObject *self, PyObject *args) {
+    PyObject *cap, *strides_o;
+    if (!PyArg_ParseTuple(args, "OO", &cap, &strides_o)) return NULL;
+    void *plan = get_plan(cap);
+    if (!plan) return NULL;
+    Py_ssize_t n;
+    int64_t *strides = int64_array(strides_o, &n, "strides must be a sequence");
+    if (!strides) return NULL;
+    int64_t total = 0;
+    for (int64_t k = 0; k < sg_plan_nops(plan); k++) total += sg_plan_operand_ndim(plan, k);
+    if (n != total) {
+        PyMem_Free(strides);
+        return raise_sg(SG_ERR_VALUE, "einsum: strides do not match the plan's operands");
+    }
+    int64_t nd = sg_plan_output_ndim(plan), out[128];
+    sg_plan_output_order(plan, strides, out);
     PyMem_Free(strides);
     PyObject *t = PyTuple_New(nd);
     if (!t) return NULL;
@@ -303,6 +329,10 @@ typedef struct {
     npy_intp out_dims[FAST_MAX_DIMS];
     double alpha;  /* the result's scale: 1 for einsum, 1/positions for a normalised gram */
     Py_hash_t hash;
+    /* The core's order='K' layout for the operand strides last seen (order_len: their
+     * count + 1; 0 when none): calls in a loop pass the same strides. */
+    int order_len;
+    int64_t order_strides[FAST_MAX_DIMS], order[FAST_MAX_DIMS];
 } FastEntry;
 
 static FastEntry fast_table[FAST_SLOTS];
@@ -386,6 +416,7 @@ static PyObject *py_fast_remember(PyObject *self, PyObject *args) {
     e->descr = descr;
     e->code = code;
     e->alpha = alpha;
+    e->order_len = 0;
     e->out_nd = (int)out_nd;
     for (int d = 0; d < out_nd; d++) e->out_dims[d] = (npy_intp)shape[d];
     Py_XDECREF(old_sub); Py_XDECREF(old_opt); Py_XDECREF(old_plan); Py_XDECREF(old_descr);
@@ -472,13 +503,21 @@ static PyTypeObject BlockType = {
     .tp_doc = "The memory of a swiftgram result (an array's base).",
 };
 
-/* An uninitialised array in a 64-byte aligned block. */
-static PyObject *aligned_array(PyArray_Descr *descr, int nd, npy_intp *dims, int fortran) {
-    npy_intp count = 1, item = PyDataType_ELSIZE(descr);
+/* An uninitialised array in a 64-byte aligned block, its axes laid out fastest first in
+ * the order order[0..nd) (NULL: C order). */
+static PyObject *aligned_array(PyArray_Descr *descr, int nd, npy_intp *dims, const int64_t *order) {
+    npy_intp count = 1, item = PyDataType_ELSIZE(descr), strides[NPY_MAXDIMS];
     for (int d = 0; d < nd; d++) {
         if (dims[d] < 0) return raise_sg(SG_ERR_VALUE, "negative dimensions are not allowed");
         if (dims[d] > 0 && count > (NPY_MAX_INTP - 64) / item / dims[d]) return PyErr_NoMemory();
         count *= dims[d];
+    }
+    npy_intp step = item;
+    for (int k = nd - 1; k >= 0; k--) {
+        int axis = order ? (int)order[nd - 1 - k] : k;
+        if (axis < 0 || axis >= nd) return raise_sg(SG_ERR_VALUE, "einsum: invalid output axis order");
+        strides[axis] = step;
+        step *= dims[axis] > 0 ? dims[axis] : 1;
     }
     size_t nbytes = (size_t)((count > 0 ? count : 1) * item);
     Block *b = PyObject_New(Block, &BlockType);
@@ -487,8 +526,8 @@ static PyObject *aligned_array(PyArray_Descr *descr, int nd, npy_intp *dims, int
     if (!b->data) { b->size = 0; Py_DECREF(b); return PyErr_NoMemory(); }
     PyTraceMalloc_Track(TRACE_DOMAIN, (uintptr_t)b->data, b->size);
     Py_INCREF(descr);
-    PyObject *arr = PyArray_NewFromDescr(&PyArray_Type, descr, nd, dims, NULL, b->data,
-                                         NPY_ARRAY_WRITEABLE | (fortran ? NPY_ARRAY_F_CONTIGUOUS : 0), NULL);
+    PyObject *arr = PyArray_NewFromDescr(&PyArray_Type, descr, nd, dims, strides, b->data,
+                                         NPY_ARRAY_WRITEABLE, NULL);
     if (!arr || PyArray_SetBaseObject((PyArrayObject *)arr, (PyObject *)b) < 0) {
         Py_XDECREF(arr);
         Py_DECREF(b);
@@ -497,17 +536,29 @@ static PyObject *aligned_array(PyArray_Descr *descr, int nd, npy_intp *dims, int
     return arr;
 }
 
-/* aligned_empty(shape, dtype, fortran) -> an uninitialised 64-byte aligned array */
+/* aligned_empty(shape, dtype, order) -> an uninitialised 64-byte aligned array; order is
+ * its axes fastest first, or None for C order. */
 static PyObject *py_aligned_empty(PyObject *self, PyObject *args) {
-    PyObject *shape_o, *dtype_o;
-    int fortran;
-    if (!PyArg_ParseTuple(args, "OOp", &shape_o, &dtype_o, &fortran)) return NULL;
+    PyObject *shape_o, *dtype_o, *order_o;
+    if (!PyArg_ParseTuple(args, "OOO", &shape_o, &dtype_o, &order_o)) return NULL;
     npy_intp dims[NPY_MAXDIMS];
     int nd = PyArray_IntpFromSequence(shape_o, dims, NPY_MAXDIMS);
     if (nd < 0) return NULL;
+    int64_t order[NPY_MAXDIMS];
+    if (order_o != Py_None) {
+        npy_intp axes[NPY_MAXDIMS];
+        if (PyArray_IntpFromSequence(order_o, axes, NPY_MAXDIMS) != nd)
+            return raise_sg(SG_ERR_VALUE, "aligned_empty: order must name every axis once");
+        int seen[NPY_MAXDIMS] = {0};
+        for (int d = 0; d < nd; d++) {
+            if (axes[d] < 0 || axes[d] >= nd || seen[axes[d]]++)
+                return raise_sg(SG_ERR_VALUE, "aligned_empty: order must name every axis once");
+            order[d] = axes[d];
+        }
+    }
     PyArray_Descr *descr = NULL;
     if (!PyArray_DescrConverter(dtype_o, &descr)) return NULL;
-    PyObject *arr = aligned_array(descr, nd, dims, fortran);
+    PyObject *arr = aligned_array(descr, nd, dims, order_o == Py_None ? NULL : order);
     Py_DECREF(descr);
     return arr;
 }
@@ -522,11 +573,11 @@ static PyObject *fast_call(PyObject *sub, PyObject *const *ops, Py_ssize_t nops,
     FastEntry *e = &fast_table[(Py_uhash_t)key.hash % FAST_SLOTS];
     if (!fast_matches(e, &key, sub, optimize)) Py_RETURN_NONE;
 
-    /* Operands' element strides; the output is Fortran-ordered when every multi-dimensional
-     * operand is (order='K', as the general path decides). */
+    /* Operands' element strides; the output is laid out as order='K' lays it out (the
+     * core's answer), except gram()'s, which is always C-ordered. */
     const void *data[FAST_MAX_OPS];
     int64_t shapes[FAST_MAX_DIMS], strides[FAST_MAX_DIMS];
-    int at = 0, multi = 0, all_f = 1;
+    int at = 0;
     for (int k = 0; k < key.nops; k++) {
         PyArrayObject *a = (PyArrayObject *)ops[k];
         npy_intp item = PyArray_ITEMSIZE(a);
@@ -535,14 +586,18 @@ static PyObject *fast_call(PyObject *sub, PyObject *const *ops, Py_ssize_t nops,
             shapes[at] = PyArray_DIM(a, d);
             strides[at] = PyArray_STRIDE(a, d) / item;
         }
-        if (key.ndims[k] > 1) {
-            multi = 1;
-            all_f &= PyArray_IS_F_CONTIGUOUS(a) && !PyArray_IS_C_CONTIGUOUS(a);
-        }
         data[k] = PyArray_DATA(a);
     }
-    int fortran = multi && all_f && sub != gram_keys[0] && sub != gram_keys[1];
-    PyObject *out = aligned_array(e->descr, e->out_nd, e->out_dims, fortran);
+    const int64_t *layout = NULL; /* C order: gram()'s, and any result of rank 0 or 1 */
+    if (sub != gram_keys[0] && sub != gram_keys[1] && e->out_nd > 1) {
+        if (e->order_len != at + 1 || memcmp(e->order_strides, strides, sizeof(int64_t) * at) != 0) {
+            sg_plan_output_order(PyCapsule_GetPointer(e->plan, PLAN_NAME), strides, e->order);
+            memcpy(e->order_strides, strides, sizeof(int64_t) * at);
+            e->order_len = at + 1;
+        }
+        layout = e->order;
+    }
+    PyObject *out = aligned_array(e->descr, e->out_nd, e->out_dims, layout);
     if (!out) return NULL;
     PyArrayObject *o = (PyArrayObject *)out;
     if (PyArray_SIZE(o) > 0) {
@@ -605,6 +660,7 @@ static PyMethodDef methods[] = {
     {"parse", py_parse, METH_VARARGS, "parse(subscripts, ndims) -> (input labels, output labels)"},
     {"plan_info", py_plan_info, METH_O, "plan_info(plan) -> (output_shape, is_view)"},
     {"view_strides", py_view_strides, METH_VARARGS, "view_strides(plan, strides) -> output strides (elements)"},
+    {"output_order", py_output_order, METH_VARARGS, "output_order(plan, strides) -> axes fastest first (order='K')"},
     {"plan_path", py_plan_path, METH_O, "plan_path(plan) -> list of tuples"},
     {"plan_report", py_plan_report, METH_O, "plan_report(plan) -> str"},
     {"execute", py_execute, METH_VARARGS, "execute(plan, dtype, operands, out, alpha)"},
@@ -612,7 +668,7 @@ static PyMethodDef methods[] = {
     {"fast_gram", (PyCFunction)(void (*)(void))py_fast_gram, METH_FASTCALL, "fast_gram(f1, f2, normalize) -> result or None"},
     {"fast_remember", py_fast_remember, METH_VARARGS,
      "fast_remember(subscripts, arrays, optimize, plan, code, dtype, alpha=1) -> bool"},
-    {"aligned_empty", py_aligned_empty, METH_VARARGS, "aligned_empty(shape, dtype, fortran) -> 64-byte aligned array"},
+    {"aligned_empty", py_aligned_empty, METH_VARARGS, "aligned_empty(shape, dtype, order) -> 64-byte aligned array"},
     {"set_num_threads", py_set_num_threads, METH_O, "set_num_threads(n)"},
     {"get_num_threads", py_get_num_threads, METH_NOARGS, "get_num_threads() -> int"},
     {"isa", py_isa, METH_NOARGS, "isa() -> name of the micro-kernel ISA in use"},

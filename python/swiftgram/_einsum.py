@@ -8,24 +8,42 @@ from numpy.lib.stride_tricks import as_strided
 
 from . import _core
 from ._front import (CASTINGS, ORDERS, LRUCache, aligned_empty, dtype_code, dtype_supported, get_plan,
-                     is_python_scalar, split_arguments, usable_in_place)
+                     split_arguments, usable_in_place)
 
 
-def _result_dtype(operands: list, arrays: list, dtype: Any) -> np.dtype:
-    if dtype is not None:
-        dt = np.dtype(dtype)
-    else:
-        # Python scalars take part as weak scalars (NEP 50), exactly as in numpy.einsum.
-        dt = np.result_type(*[o if is_python_scalar(o) else a for o, a in zip(operands, arrays)])
+def _result_dtype(arrays: list, dtype: Any) -> np.dtype:
+    # numpy.einsum turns Python scalars into 0-d arrays before promoting (it does not apply
+    # NEP 50's weak-scalar rule): int8 with 300 gives int64, float32 with 0.5 float64.
+    dt = np.dtype(dtype) if dtype is not None else np.result_type(*arrays)
     return dt.newbyteorder("=")
 
 
-def _output_order(order: str, arrays: list) -> str:
+def _output_order(order: str, plan: Any, arrays: list) -> Any:
+    """The new result's layout: 'C', 'F', or (order='K') its axes fastest first, as the
+    core says numpy.einsum lays it out for these operands."""
     if order in ("C", "F"):
         return order
-    # 'A' and 'K': Fortran when every multi-dimensional operand is Fortran-ordered.
-    multi = [a.flags for a in arrays if a.ndim > 1]
-    return "F" if multi and all(f.f_contiguous and not f.c_contiguous for f in multi) else "C"
+    if order == "A":  # NumPy's iterator: Fortran when every operand is Fortran-contiguous
+        return "F" if all(a.flags.f_contiguous for a in arrays) else "C"
+    return _core.output_order(plan, [s for a in arrays for s in a.strides])
+
+
+def _view(a: np.ndarray, shape: tuple, strides: tuple) -> np.ndarray:
+    """A view of a's memory whose ``.base`` is the owner of that memory, as numpy.einsum's
+    views are (NumPy's contract: ``einsum('ij', a).base is a.base``)."""
+    # NumPy's rule for a view's base: the nearest ndarray that owns its data or whose own
+    # base is something else (bytes, a memmap, another subclass).
+    owner = a
+    while not owner.flags.owndata and type(owner.base) is np.ndarray:
+        owner = owner.base
+    try:
+        view = np.ndarray(shape, a.dtype, buffer=owner, offset=a.ctypes.data - owner.ctypes.data, strides=strides)
+    except (TypeError, ValueError, BufferError):
+        # An owner the buffer protocol cannot hand out whole (not contiguous).
+        return as_strided(a, shape, strides, writeable=a.flags.writeable)
+    if not a.flags.writeable:
+        view.flags.writeable = False
+    return view
 
 
 class _Prepared(NamedTuple):
@@ -46,7 +64,7 @@ def _optimize_key(optimize: Any) -> Any:
     return optimize if isinstance(optimize, (bool, str, type(None))) else repr(optimize)
 
 
-def _prepare(subscripts: str, operands: list, arrays: list, dtype: Any, casting: str, optimize: Any) -> _Prepared:
+def _prepare(subscripts: str, arrays: list, dtype: Any, casting: str, optimize: Any) -> _Prepared:
     # Subscript errors first, then dtype errors: the order numpy.einsum reports them in.
     plan = get_plan(subscripts, [a.shape for a in arrays], optimize)
     for k, a in enumerate(arrays):
@@ -54,19 +72,28 @@ def _prepare(subscripts: str, operands: list, arrays: list, dtype: Any, casting:
             raise TypeError(f"swiftgram.einsum: operand {k} has dtype {a.dtype}, which is not supported "
                             "(supported: bool, int8-64, uint8-64, float16/32/64, complex64/128)")
         dtype_code(a.dtype)
-    dt = _result_dtype(operands, arrays, dtype)
+    dt = _result_dtype(arrays, dtype)
     cast_error = next((f"einsum: cannot cast operand {k} from dtype('{a.dtype}') to dtype('{dt}') "
                        f"according to the rule '{casting}'"
-                       for k, (o, a) in enumerate(zip(operands, arrays))
-                       if not is_python_scalar(o) and not np.can_cast(a.dtype, dt, casting)), None)
+                       for k, a in enumerate(arrays) if not np.can_cast(a.dtype, dt, casting)), None)
     shape, is_view = _core.plan_info(plan)
     return _Prepared(plan, tuple(shape), dt, dtype_code(dt), is_view, cast_error)
 
 
+def _assigns_unsafely(plan: Any, arrays: list, out: np.ndarray, optimize: Any) -> bool:
+    """True where numpy.einsum ignores ``casting`` for out=: with a path (optimize not
+    False), a 0-d result of a last pairwise step is assigned as ``out[...] = result``."""
+    if optimize is False or optimize is None or out.ndim != 0 or all(a.ndim == 0 for a in arrays):
+        return False
+    path = _core.plan_path(plan)
+    return len(path[-1]) == 2
+
+
 def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str, casting: str,
               optimize: Any, alpha: float = 1.0, allow_view: bool = True, fast_key: Any = None):
-    if order not in ORDERS:
+    if not isinstance(order, str) or order.upper() not in ORDERS:
         raise ValueError(f"einsum: order must be one of 'C', 'F', 'A', or 'K' (got {order!r})")
+    order = order.upper()  # NumPy takes any case
     if casting not in CASTINGS:
         raise ValueError(f"einsum: casting must be one of {', '.join(map(repr, CASTINGS))} (got {casting!r})")
     arrays = [np.asarray(o) for o in operands]
@@ -74,16 +101,16 @@ def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str,
         # numpy.einsum computes in the common type of the operands and out= (its iterator
         # takes out= as one more operand): int8 summed into an int64 out= does not wrap,
         # float32 summed into a float64 one is summed in float64.
-        common = np.result_type(_result_dtype(operands, arrays, None), out.dtype)
+        common = np.result_type(_result_dtype(arrays, None), out.dtype)
         if dtype_supported(common):
             dtype = common
     try:
         key = (subscripts, dtype, casting, _optimize_key(optimize),
-               *[(a.shape, a.dtype, type(o) if is_python_scalar(o) else None) for o, a in zip(operands, arrays)])
+               *[(a.shape, a.dtype) for a in arrays])
         hash(key)
     except TypeError:  # an unhashable dtype= or optimize=: no caching, same checks
         key = None
-    make = lambda: _prepare(subscripts, operands, arrays, dtype, casting, optimize)  # noqa: E731
+    make = lambda: _prepare(subscripts, arrays, dtype, casting, optimize)  # noqa: E731
     p = _prepared.get(key, make) if key is not None else make()
     shape, dt = p.shape, p.dtype
 
@@ -92,7 +119,7 @@ def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str,
         a = arrays[0]
         if all(s % a.itemsize == 0 for s in a.strides):
             strides = _core.view_strides(p.plan, [s // a.itemsize for s in a.strides])
-            view = as_strided(a, shape, [s * a.itemsize for s in strides], writeable=a.flags.writeable)
+            view = _view(a, shape, tuple(s * a.itemsize for s in strides))
             return view[()] if view.ndim == 0 else view
 
     if out is not None:
@@ -114,13 +141,13 @@ def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str,
         elif alpha == 1.0 and allow_view:
             _core.fast_remember(subscripts, tuple(arrays), optimize, p.plan, p.code, dt)
     if out is not None:
-        if not np.can_cast(dt, out.dtype, casting):
+        if not np.can_cast(dt, out.dtype, casting) and not _assigns_unsafely(p.plan, arrays, out, optimize):
             raise TypeError(f"einsum: cannot cast the result from dtype('{dt}') to the out dtype "
                             f"dtype('{out.dtype}') according to the rule '{casting}'")
         direct = usable_in_place(out, dt) and not any(np.may_share_memory(out, a) for a in inputs)
         target = out if direct else aligned_empty(shape, dt)
     else:
-        target = aligned_empty(shape, dt, _output_order(order, arrays))
+        target = aligned_empty(shape, dt, _output_order(order, p.plan, arrays))
     if target.size:
         _core.execute(p.plan, p.code, inputs, target, float(alpha))
     if out is not None:

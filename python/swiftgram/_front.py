@@ -21,7 +21,7 @@ _CODES = {
     np.dtype(np.float64): 11, np.dtype(np.complex64): 12, np.dtype(np.complex128): 13,
 }
 
-STRATEGY = {"left-to-right": 0, "greedy": 1, "optimal": 2, "explicit": 3}
+STRATEGY = {"left-to-right": 0, "greedy": 1, "optimal": 2, "explicit": 3, "auto": 4}
 ORDERS = ("C", "F", "A", "K")
 CASTINGS = ("no", "equiv", "safe", "same_kind", "unsafe")
 
@@ -75,13 +75,6 @@ def split_arguments(args: tuple) -> tuple[str, list]:
     return subscripts, operands
 
 
-# optimize=True searches every path (by FLOP count) up to this many operands, where that
-# takes under 0.3 ms once per signature, and goes greedy beyond. NumPy's True is greedy,
-# whose memory-first choice can cost more: 'ij,jk,kl->il' on 256x512, 512x384 and
-# 384x128 operands takes 63 M multiply-adds greedy, 42 M optimal.
-OPTIMAL_UP_TO = 8
-
-
 def parse_optimize(optimize: Any, operands: int) -> tuple[int, list, float]:
     """(strategy code, flattened explicit path, memory limit) from NumPy's optimize values."""
     limit = -1.0
@@ -92,13 +85,13 @@ def parse_optimize(optimize: Any, operands: int) -> tuple[int, list, float]:
         limit = float(limit)
     if optimize is False or optimize is None:
         return STRATEGY["left-to-right"], [], limit
-    if optimize is True:
-        return STRATEGY["optimal" if operands <= OPTIMAL_UP_TO else "greedy"], [], limit
+    if optimize is True:  # NumPy's True is its greedy search
+        return STRATEGY["greedy"], [], limit
     if isinstance(optimize, str):
-        if optimize in ("greedy", "optimal"):
+        if optimize in ("greedy", "optimal", "auto"):
             return STRATEGY[optimize], [], limit
-        raise TypeError(f"einsum: did not understand optimize={optimize!r} "
-                        "(use False, True, 'greedy', 'optimal', or a path ['einsum_path', (i, j), ...])")
+        raise TypeError(f"einsum: did not understand optimize={optimize!r} (use False, True, 'greedy', "
+                        "'optimal', 'auto', or a path ['einsum_path', (i, j), ...])")
     if isinstance(optimize, (list, tuple)) and optimize and optimize[0] == "einsum_path":
         flat = []
         for step in optimize[1:]:
@@ -153,14 +146,14 @@ def get_plan(subscripts: str, shapes: list, optimize: Any):
     return _plans.get(key, make)
 
 
-def is_python_scalar(x: Any) -> bool:
-    return isinstance(x, (bool, int, float, complex)) and not isinstance(x, np.generic)
-
-
-def aligned_empty(shape: tuple, dtype: np.dtype, order: str = "C") -> np.ndarray:
+def aligned_empty(shape: tuple, dtype: np.dtype, order: Any = None) -> np.ndarray:
     """An uninitialised array whose data is 64-byte aligned (made by the shim, as the
-    results of its fast path are)."""
-    return _core.aligned_empty(shape, dtype, order == "F")
+    results of its fast path are); order: 'C', 'F', or its axes fastest first."""
+    if order == "C":
+        order = None
+    elif order == "F":
+        order = list(range(len(shape)))
+    return _core.aligned_empty(shape, dtype, order)
 
 
 def usable_in_place(a: np.ndarray, dt: np.dtype) -> bool:
