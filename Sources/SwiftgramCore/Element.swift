@@ -28,6 +28,8 @@ public protocol Accumulator {
     static var microkernel: Microkernel<Self> { get }
     /// A vectorised unit-stride reduction, where this machine has one for the type.
     static var dot: DotFunction<Self>? { get }
+    /// The sum of n > 0 copies of self, as one multiplication (a broadcast operand's sum).
+    func repeated(_ n: Int) -> Self
 }
 
 extension Accumulator {
@@ -52,6 +54,7 @@ extension Float: Accumulator, Element {
     @inline(__always) public static func add(_ a: Float, _ b: Float) -> Float { a + b }
     @inline(__always) public static func mul(_ a: Float, _ b: Float) -> Float { a * b }
     public init(scale: Double) { self = Float(scale) }
+    @inline(__always) public func repeated(_ n: Int) -> Float { self * Float(n) }
     public static var microkernel: Microkernel<Float> { ISA.selected.float32 }
     public static var dot: DotFunction<Float>? { ISA.selected.dot32 }
 }
@@ -61,6 +64,7 @@ extension Double: Accumulator, Element {
     @inline(__always) public static func add(_ a: Double, _ b: Double) -> Double { a + b }
     @inline(__always) public static func mul(_ a: Double, _ b: Double) -> Double { a * b }
     public init(scale: Double) { self = scale }
+    @inline(__always) public func repeated(_ n: Int) -> Double { self * Double(n) }
     public static var microkernel: Microkernel<Double> { ISA.selected.float64 }
     public static var dot: DotFunction<Double>? { ISA.selected.dot64 }
 }
@@ -86,6 +90,7 @@ public struct Complex<R: BinaryFloatingPoint>: Accumulator, Element, Equatable {
         Complex(a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re)
     }
     public init(scale: Double) { self.init(R(scale), 0) }
+    @inline(__always) public func repeated(_ n: Int) -> Complex { Complex(re * R(n), im * R(n)) }
     public static var microkernel: Microkernel<Complex> { scalarMicrokernel() }
 }
 
@@ -96,6 +101,7 @@ extension Int64: Accumulator, Element {
     @inline(__always) public static func add(_ a: Int64, _ b: Int64) -> Int64 { a &+ b }
     @inline(__always) public static func mul(_ a: Int64, _ b: Int64) -> Int64 { a &* b }
     public init(scale: Double) { self = 1 }  // integer results are never scaled in the core
+    @inline(__always) public func repeated(_ n: Int) -> Int64 { self &* Int64(truncatingIfNeeded: n) }
     public static var microkernel: Microkernel<Int64> { scalarMicrokernel() }
 }
 
@@ -120,6 +126,7 @@ extension Bool: Accumulator, Element {
     @inline(__always) public static func add(_ a: Bool, _ b: Bool) -> Bool { a || b }
     @inline(__always) public static func mul(_ a: Bool, _ b: Bool) -> Bool { a && b }
     public init(scale: Double) { self = true }
+    @inline(__always) public func repeated(_ n: Int) -> Bool { self }
     public static var microkernel: Microkernel<Bool> { scalarMicrokernel() }
 }
 

@@ -103,6 +103,10 @@ func elementwiseRow<E: Element>(_ n: Int, _ pa: UnsafePointer<E>, _ sa: Int, _ p
 /// Longest K run the loop kernel sums lane by lane across runs (see LoopNest.run).
 let lanewiseRun = 256
 
+/// Runs of `length` the loop kernel adds into its lanes before their total joins the
+/// pairwise tree: about 8192 terms (NumPy's chunk), 16 to 256 adds per lane.
+func lanewiseBlock(_ length: Int) -> Int { min(256, max(16, 8192 / max(length, 1))) }
+
 /// t[j] += a[j] * b[j] over one run (b absent: one); a side with stride 0 is one value.
 @inline(__always)
 func addRun<E: Element>(_ n: Int, _ qa: UnsafePointer<E>, _ sa: Int, _ qb: UnsafePointer<E>?, _ sb: Int,
@@ -124,7 +128,8 @@ func addRun<E: Element>(_ n: Int, _ qa: UnsafePointer<E>, _ sa: Int, _ qb: Unsaf
 }
 
 /// sum_k a[k] * b[k] over one run of the K set (b absent: one). Unit strides use the
-/// ISA's vectorised reduction where the type has one.
+/// ISA's vectorised (pairwise) reduction where the type has one; other runs are summed in
+/// blocks combined pairwise, so no reduction's error grows linearly with its length.
 @inline(__always)
 func reduceRun<E: Element>(_ n: Int, _ qa: UnsafePointer<E>, _ sa: Int, _ qb: UnsafePointer<E>?, _ sb: Int,
                            dot: DotFunction<E.Acc>?) -> E.Acc {
@@ -134,13 +139,17 @@ func reduceRun<E: Element>(_ n: Int, _ qa: UnsafePointer<E>, _ sa: Int, _ qb: Un
     // One side constant along the run: its value times the other side's sum.
     if let qb, sb == 0 { return E.Acc.mul(reduceRun(n, qa, sa, nil, 0, dot: dot), qb[0].acc) }
     if let qb, sa == 0 { return E.Acc.mul(qa[0].acc, reduceRun(n, qb, sb, nil, 0, dot: dot)) }
-    var acc = E.Acc.zero
-    if let qb {
-        for p in 0..<n { acc = E.Acc.add(acc, E.Acc.mul(qa[p &* sa].acc, qb[p &* sb].acc)) }
-    } else {
-        for p in 0..<n { acc = E.Acc.add(acc, qa[p &* sa].acc) }
+    // n copies of one value (a broadcast operand): n times it, rounded once.
+    if qb == nil, sa == 0 { return n == 0 ? E.Acc.zero : E.Acc.add(E.Acc.zero, qa[0].acc.repeated(n)) }
+    return pairwiseSum(n, block: scalarBlock) { r in
+        var acc = E.Acc.zero
+        if let qb {
+            for p in r { acc = E.Acc.add(acc, E.Acc.mul(qa[p &* sa].acc, qb[p &* sb].acc)) }
+        } else {
+            for p in r { acc = E.Acc.add(acc, qa[p &* sa].acc) }
+        }
+        return acc
     }
-    return acc
 }
 
 /// An elementwise side that every row reads again (stride 0 along some of the row dims:
@@ -245,6 +254,9 @@ struct LoopNest {
     private func run<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>?, c: UnsafeMutablePointer<E>, alpha: E.Acc,
                                  rowDims: [Dim], row: Dim) {
         let dot = E.self == E.Acc.self ? E.Acc.dot : nil
+        // Runs per block of the pairwise sum over runs: about `scalarBlock` terms, at least 8
+        // runs (each run's own sum is pairwise already).
+        let runsPerBlock = max(8, scalarBlock / max(kRow.size, 1))
         // Unit-stride runs (a side may be constant along them) short enough for a buffer.
         let lanewise = reduces && kRuns > 1 && kRow.size <= lanewiseRun
             && (b == nil ? kRow.a == 1 : (kRow.a, kRow.b) == (1, 1) || (kRow.a, kRow.b) == (0, 1) || (kRow.a, kRow.b) == (1, 0))
@@ -261,39 +273,48 @@ struct LoopNest {
                 }
                 return
             }
-            var o = Odometer(rowDims, start: first)
-            for _ in first..<last {
-                let pa = a + o.a, pb = b.map { $0 + o.b }, pc = c + o.c
-                if lanewise {
-                    // Many short unit-stride runs: add them lane by lane into one buffer and
-                    // reduce that once (a horizontal sum per run costs more than the run).
-                    withUnsafeTemporaryAllocation(of: E.Acc.self, capacity: kRow.size) { buffer in
-                        let t = buffer.baseAddress!
-                        for i in 0..<row.size {
-                            t.initialize(repeating: E.Acc.zero, count: kRow.size)
-                            var k = Odometer(kDims)
-                            for _ in 0..<kRuns {
-                                addRun(kRow.size, pa + i * row.a + k.a, kRow.a, pb.map { $0 + i * row.b + k.b }, kRow.b, into: t)
-                                k.next()
-                            }
-                            let total = E.Acc.dot.map { $0(kRow.size, t, nil) }
-                                ?? (0..<kRow.size).reduce(E.Acc.zero) { E.Acc.add($0, t[$1]) }
-                            pc[i * row.c] = E(acc: E.Acc.mul(alpha, total))
-                        }
-                    }
-                } else {
+            // One buffer for these rows (on the stack where small): the pairwise levels, then
+            // the lanes.
+            withUnsafeTemporaryAllocation(of: E.Acc.self, capacity: Cascade<E.Acc>.depth + (lanewise ? kRow.size : 0)) { buffer in
+                let levels = buffer.baseAddress!, t = levels + Cascade<E.Acc>.depth
+                var o = Odometer(rowDims, start: first)
+                for _ in first..<last {
+                    let pa = a + o.a, pb = b.map { $0 + o.b }, pc = c + o.c
                     for i in 0..<row.size {
-                        var acc = E.Acc.zero
+                        let (qa, qb) = (pa + i * row.a, pb.map { $0 + i * row.b })
+                        // Blocks of runs summed in sequence, the blocks' sums added pairwise.
+                        var cascade = Cascade(levels: levels)
                         var k = Odometer(kDims)
-                        for _ in 0..<kRuns {
-                            acc = E.Acc.add(acc, reduceRun(kRow.size, pa + i * row.a + k.a, kRow.a,
-                                                           pb.map { $0 + i * row.b + k.b }, kRow.b, dot: dot))
-                            k.next()
+                        if lanewise {
+                            // Many short unit-stride runs: add them lane by lane into t and
+                            // reduce t once per block (a horizontal sum per run costs more
+                            // than the run).
+                            var done = 0
+                            while done < kRuns {
+                                let runs = min(lanewiseBlock(kRow.size), kRuns - done)
+                                t.initialize(repeating: E.Acc.zero, count: kRow.size)
+                                for _ in 0..<runs {
+                                    addRun(kRow.size, qa + k.a, kRow.a, qb.map { $0 + k.b }, kRow.b, into: t)
+                                    k.next()
+                                }
+                                cascade.push(E.Acc.dot.map { $0(kRow.size, t, nil) }
+                                             ?? pairwiseSum(kRow.size, block: scalarBlock) { r in r.reduce(E.Acc.zero) { E.Acc.add($0, t[$1]) } })
+                                done += runs
+                            }
+                        } else {
+                            var acc = E.Acc.zero, inBlock = 0
+                            for _ in 0..<kRuns {
+                                acc = E.Acc.add(acc, reduceRun(kRow.size, qa + k.a, kRow.a, qb.map { $0 + k.b }, kRow.b, dot: dot))
+                                k.next()
+                                inBlock += 1
+                                if inBlock == runsPerBlock { cascade.push(acc); (acc, inBlock) = (E.Acc.zero, 0) }
+                            }
+                            if inBlock > 0 || kRuns == 0 { cascade.push(acc) }
                         }
-                        pc[i * row.c] = E(acc: E.Acc.mul(alpha, acc))
+                        pc[i * row.c] = E(acc: E.Acc.mul(alpha, cascade.total))
                     }
+                    o.next()
                 }
-                o.next()
             }
         }
 

@@ -89,6 +89,31 @@ final class EngineTests: XCTestCase {
         for (g, e) in zip(got.storage, expected.storage) { XCTAssertEqual(g, e / 12, accuracy: 1e-12) }
     }
 
+    /// Long reductions sum pairwise: the error against an exact sum stays within a few
+    /// units in the last place, where a running sum's grows with the length.
+    func testLongReductionsArePairwise() throws {
+        let n = 1 << 22
+        let x = TestTensor<Float>(shape: [n]) { Float(1 + Double(($0 &* 2654435761) & 1023) / 1e6) }
+        let exact = x.storage.reduce(0.0) { $0 + Double($1) }  // float64: exact to 1e-16 relative here
+        var running: Float = 0
+        for v in x.storage { running += v }
+        for (spec, ops) in [("i->", [x]), ("i,i->", [x, TestTensor<Float>(shape: [n]) { _ in 1 }])] {
+            for isStrided in [false, true] {
+                var ops = ops
+                if isStrided {  // every element twice apart: the strided loop, not the vector one
+                    ops = ops.map { $0.spaced(by: 2) }
+                }
+                let got = try engineEinsum(spec, ops, dtype: .float32).storage[0]
+                XCTAssertLessThan(abs(Double(got) - exact), 16 * Double(got.ulp), "\(spec) strided \(isStrided)")
+            }
+        }
+        XCTAssertGreaterThan(abs(Double(running) - exact), 100 * Double(running.ulp))  // what a running sum loses
+        // A broadcast operand (stride 0): n copies summed as n times the value.
+        let one = TestTensor<Double>(shape: [1]) { _ in 1 + 8196 * Double.ulpOfOne }
+        let sum = try engineEinsum("i->", [one.broadcast(to: [1_000_000])], dtype: .float64).storage[0]
+        XCTAssertEqual(sum, (1 + 8196 * Double.ulpOfOne) * 1_000_000)
+    }
+
     func testBadExecutionArgumentsThrow() throws {
         let plan = try Plan(subscripts: "ij,jk", shapes: [[2, 3], [3, 4]], strategy: .greedy)
         var x = [Float](repeating: 0, count: 64)

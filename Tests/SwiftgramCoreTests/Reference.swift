@@ -30,6 +30,23 @@ struct TestTensor<T> {
         return t
     }
 
+    /// The same values with `k - 1` unused elements after each (every stride times k).
+    func spaced(by k: Int) -> TestTensor {
+        var t = self
+        t.storage = storage.flatMap { [$0] + [T](repeating: $0, count: k - 1) }
+        t.strides = strides.map { $0 * k }
+        t.offset = offset * k
+        return t
+    }
+
+    /// A one-element tensor read as `shape` (every stride 0, as NumPy's broadcast_to).
+    func broadcast(to shape: [Int]) -> TestTensor {
+        var t = self
+        t.shape = shape
+        t.strides = [Int](repeating: 0, count: shape.count)
+        return t
+    }
+
     /// Axis reversed (negative stride).
     func reversed(axis: Int) -> TestTensor {
         var t = self

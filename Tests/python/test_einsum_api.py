@@ -377,6 +377,14 @@ def test_each_isa_when_forced(isa):
             "assert np.allclose(s.einsum(e,x,y), np.einsum(e,x,y));"
             "x=x.astype(np.float32); y=y.astype(np.float32);"
             "assert np.allclose(s.einsum(e,x,y), np.einsum(e,x,y), rtol=1e-4, atol=1e-4);"
+            # The vectorised reduction at and around its block and level boundaries.
+            "import math\n"
+            "for n in (1, 7, 8, 9, 63, 64, 65, 8191, 8192, 8193, 16385, 524289, (1 << 20) + 3):\n"
+            "    x = r.random(n); y = r.random(n)\n"
+            "    assert abs(s.einsum('i->', x) - math.fsum(x)) <= 1e-15 * n, n\n"
+            "    assert abs(s.einsum('i,i->', x, y) - math.fsum(x * y)) <= 1e-15 * n, n\n"
+            "    f = x.astype(np.float32)\n"
+            "    assert abs(s.einsum('i->', f) - math.fsum(f)) <= 1e-6 * n, n\n"
             "print(s.isa())")
     env = dict(os.environ, SWIFTGRAM_ISA=isa)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
