@@ -80,13 +80,22 @@ def _prepare(subscripts: str, arrays: list, dtype: Any, casting: str, optimize: 
     return _Prepared(plan, tuple(shape), dt, dtype_code(dt), is_view, cast_error)
 
 
-def _assigns_unsafely(plan: Any, arrays: list, out: np.ndarray, optimize: Any) -> bool:
+def _assigns_unsafely(subscripts: str, plan: Any, arrays: list, out: np.ndarray, optimize: Any) -> bool:
     """True where numpy.einsum ignores ``casting`` for out=: with a path (optimize not
-    False), a 0-d result of a last pairwise step is assigned as ``out[...] = result``."""
-    if optimize is False or optimize is None or out.ndim != 0 or all(a.ndim == 0 for a in arrays):
+    False), a 0-d result whose last step contracts two operands over a shared label is a
+    matmul, assigned as ``out[...] = result``."""
+    if optimize is False or optimize is None or out.ndim != 0:
         return False
     path = _core.plan_path(plan)
-    return len(path[-1]) == 2
+    if len(path[-1]) != 2:
+        return False
+    inputs, output = _core.parse(subscripts, [a.ndim for a in arrays])
+    sets = [set(labels) for labels in inputs]
+    for step in path[:-1]:  # each step keeps the labels something else still needs
+        rest = [s for k, s in enumerate(sets) if k not in step]
+        sets = rest + [set().union(*(sets[k] for k in step)) & set(output).union(*rest)]
+    first, second = (sets[k] for k in path[-1])
+    return bool(first & second)
 
 
 def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str, casting: str,
@@ -141,7 +150,7 @@ def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str,
         elif alpha == 1.0 and allow_view:
             _core.fast_remember(subscripts, tuple(arrays), optimize, p.plan, p.code, dt)
     if out is not None:
-        if not np.can_cast(dt, out.dtype, casting) and not _assigns_unsafely(p.plan, arrays, out, optimize):
+        if not np.can_cast(dt, out.dtype, casting) and not _assigns_unsafely(subscripts, p.plan, arrays, out, optimize):
             raise TypeError(f"einsum: cannot cast the result from dtype('{dt}') to the out dtype "
                             f"dtype('{out.dtype}') according to the rule '{casting}'")
         direct = usable_in_place(out, dt) and not any(np.may_share_memory(out, a) for a in inputs)
