@@ -134,7 +134,7 @@ def cases(quick):
     return out
 
 
-def implementations(case, peers):
+def implementations(case, peers, optimize="auto"):
     ops, sub, s = case.operands, case.subscripts, case.scale
     impls = {}
     if case.group.startswith("gram"):
@@ -143,7 +143,7 @@ def implementations(case, peers):
     else:
         # optimize='auto': swiftgram's cheapest path (for 3+ operands it beats NumPy's
         # greedy True, which numpy.einsum runs here); for one or two operands it is True.
-        impls["swiftgram"] = lambda: swiftgram.einsum(sub, *ops, optimize="auto")
+        impls["swiftgram"] = lambda: swiftgram.einsum(sub, *ops, optimize=optimize)
     if s != 1.0:
         impls["numpy.einsum(opt)"] = lambda: np.einsum(sub, *ops, optimize=True) * s
     else:
@@ -249,6 +249,8 @@ def main():
     ap.add_argument("--filter", default="", help="only cases whose name contains this")
     ap.add_argument("--peers", default="tf,torch,jax",
                     help="framework peers to load (comma list of tf, torch, jax; '' for NumPy only)")
+    ap.add_argument("--optimize", default="auto", type=lambda v: {"True": True, "False": False}.get(v, v),
+                    help="swiftgram's optimize value (default 'auto'; True to time a build before 'auto')")
     args = ap.parse_args()
     wanted = {p for p in args.peers.split(",") if p}
     peers = {k: v for k, v in peers_available(wanted).items() if k in wanted}
@@ -269,7 +271,7 @@ def main():
     for case in cases(args.quick):
         if args.filter not in case.name:
             continue
-        times = measure(implementations(case, peers), 0.05 if args.quick else 0.2)
+        times = measure(implementations(case, peers, args.optimize), 0.05 if args.quick else 0.2)
         sg = times["swiftgram"]
         best_peer = min(v for k, v in times.items() if k != "swiftgram")
         gflops = case.flops / 2 / sg / 1e9 * 2  # NumPy counts a multiply-add as 2 FLOPs

@@ -103,3 +103,19 @@ def test_broadcast_operand_sum_is_exact():
     z = swiftgram.einsum("i->", np.broadcast_to(np.array(-0.0), 5))
     assert z == 0 and not np.signbit(z) and not np.signbit(np.einsum("i->", np.broadcast_to(np.array(-0.0), 5)))
     assert np.isnan(swiftgram.einsum("i->", np.broadcast_to(np.array(np.nan), 7)))
+
+
+if __name__ == "__main__":
+    # The table in docs/numerics.md: each case's worst error against the exact sum.
+    rng = np.random.default_rng(1234)
+    print(f"| case (n = 2^22; float16 2^15) | {' | '.join(np.dtype(d).name for d in DTYPES)} |")
+    print("|---|" + "---|" * len(DTYPES))
+    for case in CASES:
+        subscripts, cells = case.split(" ")[0], []
+        for dtype in DTYPES:
+            x = operand(rng, 1 << 15 if dtype == np.float16 else 1 << 22, dtype)
+            ops, want = CASES[case](x)
+            errors = [max(abs(complex(g) - w) for g, w in zip(np.ravel(f(subscripts, *ops)), want))
+                      for f in (swiftgram.einsum, np.einsum)]
+            cells.append(f"{errors[0]:.2g} / {errors[1]:.2g}")
+        print(f"| `{case}` | {' | '.join(cells)} |")
