@@ -11,10 +11,11 @@
 /// NumPy enumerates breadth first; a depth-first walk meets the sequences in the same
 /// (lexicographic) order, so it keeps the same winner while cutting every branch already
 /// costlier than the subset search's optimum (or than the best complete path found). Nil
-/// when the walk would visit more than `budget` nodes: the caller then takes the subset
-/// search's path, of the same cost.
+/// when the walk would visit more than `budget` nodes (about 0.3 s; random cases of up to
+/// 8 operands stay far below it, NumPy's own search takes minutes at 9): the caller then
+/// takes the subset search's path, of the same cost.
 func numpyOptimalPath(_ inputs: [LabelSet], _ output: LabelSet, _ sizes: [Int], _ limit: Double?,
-                      budget: Int = 4_000_000) -> [[Int]]? {
+                      budget: Int = 1_000_000) -> [[Int]]? {
     let n = inputs.count
     let limit = limit ?? .infinity
     // The cheapest complete path's cost bounds the walk, when one exists within the limit
