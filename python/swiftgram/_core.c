@@ -126,8 +126,11 @@ static PyObject *py_plan_info(PyObject *self, PyObject *arg) {
     return Py_BuildValue("(NO)", t, sg_plan_is_view(plan) ? Py_True : Py_False);
 }
 
-/* view_strides(plan, operand_strides_in_elements) -> output strides in elements */
-static PyObject *py_view_strides(PyObject *self, PyObject *args) {
+/* A per-output-axis answer of the core from operand strides: args are (plan, strides);
+ * answer(plan, strides, out) fills out[0..output ndim). The strides are operand 0's axes
+ * (view_only: and the plan must be a view) or all operands' axes together. */
+typedef void (*StridesAnswer)(const void *, const int64_t *, int64_t *);
+static PyObject *strides_answer(PyObject *args, StridesAnswer answer, int view_only, const char *mismatch) {
     PyObject *cap, *strides_o;
     if (!PyArg_ParseTuple(args, "OO", &cap, &strides_o)) return NULL;
     void *plan = get_plan(cap);
@@ -135,12 +138,14 @@ static PyObject *py_view_strides(PyObject *self, PyObject *args) {
     Py_ssize_t n;
     int64_t *strides = int64_array(strides_o, &n, "strides must be a sequence");
     if (!strides) return NULL;
-    if (!sg_plan_is_view(plan) || n != sg_plan_operand_ndim(plan, 0)) {
+    int64_t expected = 0;
+    for (int64_t k = 0; k < (view_only ? 1 : sg_plan_nops(plan)); k++) expected += sg_plan_operand_ndim(plan, k);
+    if (n != expected || (view_only && !sg_plan_is_view(plan))) {
         PyMem_Free(strides);
-        return raise_sg(SG_ERR_VALUE, "einsum: plan is not a view of this operand");
+        return raise_sg(SG_ERR_VALUE, mismatch);
     }
     int64_t nd = sg_plan_output_ndim(plan), out[128];
-    sg_plan_view_strides(plan, strides, out);
+    answer(plan, strides, out);
     PyMem_Free(strides);
     PyObject *t = PyTuple_New(nd);
     if (!t) return NULL;
@@ -148,29 +153,15 @@ static PyObject *py_view_strides(PyObject *self, PyObject *args) {
     return t;
 }
 
+/* view_strides(plan, operand_strides_in_elements) -> output strides in elements */
+static PyObject *py_view_strides(PyObject *self, PyObject *args) {
+    return strides_answer(args, sg_plan_view_strides, 1, "einsum: plan is not a view of this operand");
+}
+
 /* output_order(plan, strides) -> the output's axes fastest first under order='K' (strides:
  * every operand's, together) */
 static PyObject *py_output_order(PyObject *self, PyObject *args) {
-    PyObject *cap, *strides_o;
-    if (!PyArg_ParseTuple(args, "OO", &cap, &strides_o)) return NULL;
-    void *plan = get_plan(cap);
-    if (!plan) return NULL;
-    Py_ssize_t n;
-    int64_t *strides = int64_array(strides_o, &n, "strides must be a sequence");
-    if (!strides) return NULL;
-    int64_t total = 0;
-    for (int64_t k = 0; k < sg_plan_nops(plan); k++) total += sg_plan_operand_ndim(plan, k);
-    if (n != total) {
-        PyMem_Free(strides);
-        return raise_sg(SG_ERR_VALUE, "einsum: strides do not match the plan's operands");
-    }
-    int64_t nd = sg_plan_output_ndim(plan), out[128];
-    sg_plan_output_order(plan, strides, out);
-    PyMem_Free(strides);
-    PyObject *t = PyTuple_New(nd);
-    if (!t) return NULL;
-    for (int64_t i = 0; i < nd; i++) PyTuple_SET_ITEM(t, i, PyLong_FromLongLong(out[i]));
-    return t;
+    return strides_answer(args, sg_plan_output_order, 0, "einsum: strides do not match the plan's operands");
 }
 
 /* plan_path(plan) -> list of tuples */
