@@ -30,10 +30,13 @@ public protocol Accumulator {
     static var dot: DotFunction<Self>? { get }
     /// The sum of n > 0 copies of self, as one multiplication (a broadcast operand's sum).
     func repeated(_ n: Int) -> Self
+    /// Self times the result scale `alpha` (made by `init(scale:)`, so real).
+    func scaled(by alpha: Self) -> Self
 }
 
 extension Accumulator {
     public static var dot: DotFunction<Self>? { nil }
+    @inline(__always) public func scaled(by alpha: Self) -> Self { Self.mul(alpha, self) }
 }
 
 public protocol Element {
@@ -91,6 +94,9 @@ public struct Complex<R: BinaryFloatingPoint>: Accumulator, Element, Equatable {
     }
     public init(scale: Double) { self.init(R(scale), 0) }
     @inline(__always) public func repeated(_ n: Int) -> Complex { Complex(re * R(n), im * R(n)) }
+    /// A real scale multiplies each part: the complex product would turn inf * 0 into NaN
+    /// (inf+0j times 1+0j), which an unscaled NumPy result does not have.
+    @inline(__always) public func scaled(by alpha: Complex) -> Complex { Complex(re * alpha.re, im * alpha.re) }
     public static var microkernel: Microkernel<Complex> { scalarMicrokernel() }
 }
 
@@ -147,7 +153,7 @@ func scalarMicrokernel<T: Accumulator>() -> Microkernel<T> {
             for i in 0..<k.mr {
                 let row = k.c + k.rowOff[i]
                 for j in 0..<k.nr {
-                    let v = T.mul(k.alpha, t[4 * i + j])
+                    let v = t[4 * i + j].scaled(by: k.alpha)
                     row[j * k.cs] = k.accumulate ? T.add(row[j * k.cs], v) : v
                 }
             }

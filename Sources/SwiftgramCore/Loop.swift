@@ -77,26 +77,26 @@ func elementwiseRow<E: Element>(_ n: Int, _ pa: UnsafePointer<E>, _ sa: Int, _ p
                                 _ pc: UnsafeMutablePointer<E>, _ sc: Int, _ alpha: E.Acc) {
     guard let pb else {
         if sa == 1 && sc == 1 {
-            for i in 0..<n { pc[i] = E(acc: E.Acc.mul(alpha, pa[i].acc)) }
+            for i in 0..<n { pc[i] = E(acc: pa[i].acc.scaled(by: alpha)) }
         } else {
-            for i in 0..<n { pc[i &* sc] = E(acc: E.Acc.mul(alpha, pa[i &* sa].acc)) }
+            for i in 0..<n { pc[i &* sc] = E(acc: pa[i &* sa].acc.scaled(by: alpha)) }
         }
         return
     }
     switch (sa, sb, sc) {
     case (1, 1, 1):
-        for i in 0..<n { pc[i] = E(acc: E.Acc.mul(alpha, E.Acc.mul(pa[i].acc, pb[i].acc))) }
+        for i in 0..<n { pc[i] = E(acc: E.Acc.mul(pa[i].acc, pb[i].acc).scaled(by: alpha)) }
     case (0, 1, 1):
-        let s = E.Acc.mul(alpha, pa[0].acc)
+        let s = pa[0].acc.scaled(by: alpha)
         for i in 0..<n { pc[i] = E(acc: E.Acc.mul(s, pb[i].acc)) }
     case (1, 0, 1):
         let s = pb[0].acc
-        for i in 0..<n { pc[i] = E(acc: E.Acc.mul(alpha, E.Acc.mul(pa[i].acc, s))) }
+        for i in 0..<n { pc[i] = E(acc: E.Acc.mul(pa[i].acc, s).scaled(by: alpha)) }
     case (_, _, 1):
         // Strided inputs into a contiguous row (offsets cannot overflow: they address memory).
-        for i in 0..<n { pc[i] = E(acc: E.Acc.mul(alpha, E.Acc.mul(pa[i &* sa].acc, pb[i &* sb].acc))) }
+        for i in 0..<n { pc[i] = E(acc: E.Acc.mul(pa[i &* sa].acc, pb[i &* sb].acc).scaled(by: alpha)) }
     default:
-        for i in 0..<n { pc[i &* sc] = E(acc: E.Acc.mul(alpha, E.Acc.mul(pa[i &* sa].acc, pb[i &* sb].acc))) }
+        for i in 0..<n { pc[i &* sc] = E(acc: E.Acc.mul(pa[i &* sa].acc, pb[i &* sb].acc).scaled(by: alpha)) }
     }
 }
 
@@ -156,8 +156,7 @@ func reduceRun<E: Element>(_ n: Int, _ qa: UnsafePointer<E>, _ sa: Int, _ qb: Un
 /// NumPy's suite broadcasts a (30, 40) view over 20 rows in '...,...', and the j side of
 /// 'i,j' is one row read by all) but that is strided along its row: its distinct elements
 /// are copied contiguous once per call (at most `limit`), so every row's loop vectorises
-/// (float32 'noncon outer', 2000-element views with stride 4: 0.61 -> 0.12 ms, as fast
-/// as contiguous operands; 'noncon multiply' 12.2 -> 5.5 µs, float64 11.9 -> 8.3 µs).
+/// (as fast as contiguous operands; docs/performance.md).
 struct Compaction {
     /// The side's distinct dims, slowest first, then its row: `a` the stride in the
     /// operand, `c` the stride in the copy.
@@ -311,7 +310,7 @@ struct LoopNest {
                             }
                             if inBlock > 0 || kRuns == 0 { cascade.push(acc) }
                         }
-                        pc[i * row.c] = E(acc: E.Acc.mul(alpha, cascade.total))
+                        pc[i * row.c] = E(acc: cascade.total.scaled(by: alpha))
                     }
                     o.next()
                 }

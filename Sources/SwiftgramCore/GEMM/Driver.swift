@@ -1,0 +1,116 @@
+// The GEMM driver: one step's blocking and workspace, then the loops that run it under its
+// threading schedule (Schedule.swift).
+
+import CSupport
+import SwiftgramKernels
+
+/// Runs one step on the packed GEMM engine.
+func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeMutablePointer<E>,
+                            layout l: GemmLayout, alpha: E.Acc) throws(EinsumError) {
+    let kernel = E.Acc.microkernel
+    let MR = kernel.mr, NR = kernel.nr
+    let (aRows, aK, bRows, bK, cRows, cCols) = (l.aRows, l.aK, l.bRows, l.bK, l.cRows, l.cCols)
+    let M = cRows.count, N = cCols.count, K = aK.count
+    let batch = l.batch, nb = l.nb
+    if M == 0 || N == 0 || nb == 0 { return }
+    if K == 0 {
+        // Empty sum: the result is zero.
+        var o = Odometer(batch)
+        for _ in 0..<nb {
+            for i in 0..<M { for j in 0..<N { c[o.c + cRows[i] + cCols[j]] = E(acc: E.Acc.zero) } }
+            o.next()
+        }
+        return
+    }
+    let symmetric = a == b && M == N && aRows == bRows && aK == bK
+        && batch.allSatisfy { $0.a == $0.b }
+    let whole = Blocking(E.Acc.self, mr: MR, nr: NR, n: N, k: K)
+    let schedule = gemmSchedule(batch: nb, M: M, N: N, K: K, kc: whole.kc, threads: Threads.count, symmetric: symmetric)
+    let workers = schedule.workers
+    let kSplit = schedule.kind == .kSplit, cooperative = schedule.kind == .cooperative
+    let grid: (rows: Int, cols: Int)? = if case .grid(let rows, let cols) = schedule.kind { (rows, cols) } else { nil }
+    let rowPanels = (M + MR - 1) / MR, colPanels = (N + NR - 1) / NR
+    // A grid worker packs only its own columns of B: the blocking follows that width.
+    let packedCols = grid.map { (colPanels + $0.cols - 1) / $0.cols * NR } ?? colPanels * NR
+    let blk = grid == nil ? whole : Blocking(E.Acc.self, mr: MR, nr: NR, n: packedCols, k: K)
+    // Symmetric: B packed and A read out of it where MR divides NR, else each operand in
+    // place where that beats packing it (see readsInPlace).
+    let aFromB = symmetric && NR % MR == 0, eachInPlace = symmetric && !aFromB
+    let g = Gemm<E>(kernel: kernel, blk: blk, aRows: aRows, aK: aK,
+                    bRows: bRows, bK: bK, cRows: cRows, cCols: cCols,
+                    aRowsOuter: l.aRowsOuter, bRowsOuter: l.bRowsOuter,
+                    aInPlace: eachInPlace && readsInPlace(E.self, rows: aRows, ks: aK, reuse: (min(N, blk.nc) + NR - 1) / NR),
+                    bInPlace: eachInPlace && readsInPlace(E.self, rows: bRows, ks: bK, reuse: (min(M, blk.mc) + MR - 1) / MR),
+                    aFromB: aFromB, M: M, N: N, K: K, symmetric: symmetric)
+    let kcMax = min(blk.kc, K)
+    let aSize = min(blk.mc, rowPanels * MR) * kcMax, bSize = min(blk.nc, packedCols) * kcMax
+    let partial = kSplit ? M * N : 0
+    let perWorker = aSize + bSize + MR * NR + partial
+    let work = try allocate(E.Acc.self, count: perWorker * workers + (cooperative ? bSize : 0), what: "GEMM packing buffers")
+    defer { deallocate(work) }
+    let ws = (0..<workers).map { w in
+        Workspace(a: work + w * perWorker, b: work + w * perWorker + aSize, tile: work + w * perWorker + aSize + bSize)
+    }
+    let sharedB = work + workers * perWorker
+    let direct = E.self == E.Acc.self && cCols.step != nil
+
+    do {
+        func view(_ o: Odometer) -> OutputView<E.Acc> {
+            OutputView(base: UnsafeMutableRawPointer(c + o.c), rows: cRows, cols: cCols, direct: direct, alpha: alpha)
+        }
+        if schedule.kind == .batch {
+            parallelFor(nb, threads: workers) { bi, w in
+                let o = Odometer(batch, start: bi)
+                g.serial(a: a + o.a, b: b + o.b, out: view(o), m0: 0, m1: M, k0: 0, k1: K, ws: ws[w])
+                if symmetric { g.mirror(c + o.c, rows: 0..<M) }  // while this product is in cache
+            }
+        } else if let grid {
+            var o = Odometer(batch)
+            for _ in 0..<nb {
+                let at = o
+                parallelFor(workers, threads: workers) { i, w in
+                    let (row, col) = (i / grid.cols, i % grid.cols)
+                    g.serial(a: a + at.a, b: b + at.b, out: view(at),
+                             m0: min(M, rowPanels * row / grid.rows * MR), m1: min(M, rowPanels * (row + 1) / grid.rows * MR),
+                             n0: min(N, colPanels * col / grid.cols * NR), n1: min(N, colPanels * (col + 1) / grid.cols * NR),
+                             k0: 0, k1: K, ws: ws[w])
+                }
+                o.next()
+            }
+        } else if kSplit {
+            // Each thread sums the K chunks it takes into its own buffer; then one reduction.
+            let chunks = 4 * workers
+            var o = Odometer(batch)
+            for _ in 0..<nb {
+                for w in 0..<workers { (ws[w].tile + MR * NR).initialize(repeating: E.Acc.zero, count: M * N) }
+                parallelFor(chunks, threads: workers) { i, w in
+                    let k0 = K * i / chunks, k1 = K * (i + 1) / chunks
+                    // Partial sums are unscaled; alpha is applied once, in the reduction.
+                    let out = OutputView(base: UnsafeMutableRawPointer(ws[w].tile + MR * NR),
+                                         rows: IndexMap(count: M, step: N), cols: IndexMap(count: N, step: 1),
+                                         direct: true, alpha: E.Acc.one)
+                    g.serial(a: a + o.a, b: b + o.b, out: out, m0: 0, m1: M, k0: k0, k1: k1, accumulate: true, ws: ws[w])
+                }
+                let cc = c + o.c
+                for i in 0..<M {
+                    // Symmetric: only the upper triangle was summed; it fills both halves.
+                    for j in (symmetric ? i : 0)..<N {
+                        var s = E.Acc.zero
+                        for w in 0..<workers { s = E.Acc.add(s, ws[w].tile[MR * NR + i * N + j]) }
+                        let v = E(acc: s.scaled(by: alpha))
+                        cc[cRows[i] + cCols[j]] = v
+                        if symmetric { cc[cRows[j] + cCols[i]] = v }
+                    }
+                }
+                o.next()
+            }
+        } else {
+            var o = Odometer(batch)
+            for _ in 0..<nb {
+                g.cooperative(a: a + o.a, b: b + o.b, out: view(o), workers: workers, ws: ws, sharedB: sharedB)
+                if symmetric { g.mirror(c + o.c, workers: workers) }
+                o.next()
+            }
+        }
+    }
+}
