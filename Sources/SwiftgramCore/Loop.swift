@@ -141,7 +141,7 @@ func reduceRun<E: Element>(_ n: Int, _ qa: UnsafePointer<E>, _ sa: Int, _ qb: Un
     if let qb, sa == 0 { return E.Acc.mul(qa[0].acc, reduceRun(n, qb, sb, nil, 0, dot: dot)) }
     // n copies of one value (a broadcast operand): n times it, rounded once.
     if qb == nil, sa == 0 { return n == 0 ? E.Acc.zero : E.Acc.add(E.Acc.zero, qa[0].acc.repeated(n)) }
-    return pairwiseSum(n, block: scalarBlock) { r in
+    @inline(__always) func sum(_ r: Range<Int>) -> E.Acc {
         var acc = E.Acc.zero
         if let qb {
             for p in r { acc = E.Acc.add(acc, E.Acc.mul(qa[p &* sa].acc, qb[p &* sb].acc)) }
@@ -150,6 +150,8 @@ func reduceRun<E: Element>(_ n: Int, _ qa: UnsafePointer<E>, _ sa: Int, _ qb: Un
         }
         return acc
     }
+    // A short run (one block) is summed in place: no call for the tiny products.
+    return n <= scalarBlock ? sum(0..<n) : pairwiseSum(n, block: scalarBlock, sum)
 }
 
 /// An elementwise side that every row reads again (stride 0 along some of the row dims:
@@ -284,6 +286,7 @@ struct LoopNest {
                         // Blocks of runs summed in sequence, the blocks' sums added pairwise.
                         var cascade = Cascade(levels: levels)
                         var k = Odometer(kDims)
+                        var total = E.Acc.zero
                         if lanewise {
                             // Many short unit-stride runs: add them lane by lane into t and
                             // reduce t once per block (a horizontal sum per run costs more
@@ -296,9 +299,10 @@ struct LoopNest {
                                     addRun(kRow.size, qa + k.a, kRow.a, qb.map { $0 + k.b }, kRow.b, into: t)
                                     k.next()
                                 }
-                                cascade.push(E.Acc.dot.map { $0(kRow.size, t, nil) }
-                                             ?? pairwiseSum(kRow.size, block: scalarBlock) { r in r.reduce(E.Acc.zero) { E.Acc.add($0, t[$1]) } })
+                                let block = E.Acc.dot.map { $0(kRow.size, t, nil) }
+                                    ?? pairwiseSum(kRow.size, block: scalarBlock) { r in r.reduce(E.Acc.zero) { E.Acc.add($0, t[$1]) } }
                                 done += runs
+                                if done < kRuns { cascade.push(block) } else { total = cascade.finish(block) }
                             }
                         } else {
                             var acc = E.Acc.zero, inBlock = 0
@@ -308,9 +312,9 @@ struct LoopNest {
                                 inBlock += 1
                                 if inBlock == runsPerBlock { cascade.push(acc); (acc, inBlock) = (E.Acc.zero, 0) }
                             }
-                            if inBlock > 0 || kRuns == 0 { cascade.push(acc) }
+                            total = cascade.finish(acc)
                         }
-                        pc[i * row.c] = E(acc: cascade.total.scaled(by: alpha))
+                        pc[i * row.c] = E(acc: total.scaled(by: alpha))
                     }
                     o.next()
                 }

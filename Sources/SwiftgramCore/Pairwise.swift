@@ -37,6 +37,14 @@ struct Cascade<A: Accumulator> {
         count += 1
     }
 
+    /// The sum of everything pushed and `last`; just `last` when nothing was pushed (a
+    /// reduction of one block touches no memory).
+    @inline(__always) mutating func finish(_ last: A) -> A {
+        if count == 0 { return last }
+        push(last)
+        return total
+    }
+
     /// The sum of everything pushed (zero if nothing was).
     var total: A {
         var sum: A? = nil, c = count, k = 0

@@ -503,10 +503,15 @@ static PyObject *aligned_array(PyArray_Descr *descr, int nd, npy_intp *dims, con
         if (dims[d] > 0 && count > (NPY_MAX_INTP - 64) / item / dims[d]) return PyErr_NoMemory();
         count *= dims[d];
     }
+    /* C and Fortran order go to NumPy without strides (it fills them in faster than it
+     * checks given ones); any other order with its strides. */
+    int c_order = 1, f_order = 1;
     npy_intp step = item;
     for (int k = nd - 1; k >= 0; k--) {
         int axis = order ? (int)order[nd - 1 - k] : k;
         if (axis < 0 || axis >= nd) return raise_sg(SG_ERR_VALUE, "einsum: invalid output axis order");
+        c_order &= axis == k;
+        f_order &= axis == nd - 1 - k;
         strides[axis] = step;
         step *= dims[axis] > 0 ? dims[axis] : 1;
     }
@@ -517,8 +522,9 @@ static PyObject *aligned_array(PyArray_Descr *descr, int nd, npy_intp *dims, con
     if (!b->data) { b->size = 0; Py_DECREF(b); return PyErr_NoMemory(); }
     PyTraceMalloc_Track(TRACE_DOMAIN, (uintptr_t)b->data, b->size);
     Py_INCREF(descr);
-    PyObject *arr = PyArray_NewFromDescr(&PyArray_Type, descr, nd, dims, strides, b->data,
-                                         NPY_ARRAY_WRITEABLE, NULL);
+    PyObject *arr = PyArray_NewFromDescr(&PyArray_Type, descr, nd, dims, c_order || f_order ? NULL : strides,
+                                         b->data, NPY_ARRAY_WRITEABLE | (!c_order && f_order ? NPY_ARRAY_F_CONTIGUOUS : 0),
+                                         NULL);
     if (!arr || PyArray_SetBaseObject((PyArrayObject *)arr, (PyObject *)b) < 0) {
         Py_XDECREF(arr);
         Py_DECREF(b);
