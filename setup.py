@@ -40,7 +40,7 @@ class SwiftBuildExt(build_ext):
         import numpy  # the shim uses NumPy's C API for the call fast path
         ext.include_dirs.append(numpy.get_include())
         # Relink whenever the Swift library changed (setuptools only watches C sources).
-        ext.depends = [*ext.extra_objects, "Sources/SwiftgramABI/swiftgram.h"]
+        ext.depends = [*ext.extra_objects, "Sources/SwiftgramABI/swiftgram.h", "python/swiftgram/shim/shim.h"]
         super().build_extension(ext)
         out = self.get_ext_fullpath(ext.name)
         undefined = subprocess.check_output(["nm", "-D", "-u", out], text=True).split()
@@ -53,9 +53,10 @@ setup(
     ext_modules=[
         Extension(
             "swiftgram._core",
-            sources=["python/swiftgram/_core.c"],
-            include_dirs=["Sources/SwiftgramABI"],
-            extra_compile_args=["-O2", "-std=c11", "-Wall"],
+            sources=[f"python/swiftgram/shim/{f}.c" for f in ("module", "plans", "fastpath", "memory")],
+            include_dirs=["Sources/SwiftgramABI", "python/swiftgram/shim"],
+            # The shim's files share functions; hidden, only PyInit__core is exported.
+            extra_compile_args=["-O2", "-std=c11", "-Wall", "-fvisibility=hidden"],
             libraries=["swiftCore", "swift_Concurrency", "swiftDispatch", "dispatch",
                        "BlocksRuntime", "swiftGlibc", "stdc++", "m", "dl", "pthread"],
             extra_link_args=["-Wl,--exclude-libs,ALL", "-Wl,--gc-sections"],

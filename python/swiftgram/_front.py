@@ -13,15 +13,9 @@ from . import _core
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
-# dtype -> code of swiftgram.h (SG_*)
-_CODES = {
-    np.dtype(np.bool_): 0, np.dtype(np.int8): 1, np.dtype(np.int16): 2, np.dtype(np.int32): 3,
-    np.dtype(np.int64): 4, np.dtype(np.uint8): 5, np.dtype(np.uint16): 6, np.dtype(np.uint32): 7,
-    np.dtype(np.uint64): 8, np.dtype(np.float16): 9, np.dtype(np.float32): 10,
-    np.dtype(np.float64): 11, np.dtype(np.complex64): 12, np.dtype(np.complex128): 13,
-}
-
-STRATEGY = {"left-to-right": 0, "greedy": 1, "optimal": 2, "explicit": 3, "auto": 4}
+# dtype -> code, and optimize strategy -> code: swiftgram.h's values, exported by the shim.
+_CODES = {np.dtype(name): code for name, code in _core.DTYPE_CODES.items()}
+STRATEGY = _core.PATH_STRATEGIES
 ORDERS = ("C", "F", "A", "K")
 CASTINGS = ("no", "equiv", "safe", "same_kind", "unsafe")
 
