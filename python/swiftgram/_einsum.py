@@ -7,8 +7,8 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from . import _core
-from ._front import (CASTINGS, ORDERS, LRUCache, aligned_empty, dtype_code, dtype_supported, get_plan,
-                     split_arguments, usable_in_place)
+from ._arguments import CASTINGS, ORDERS, dtype_code, dtype_supported, split_arguments, usable_in_place
+from ._plans import LRUCache, aligned_empty, get_plan
 
 
 def _result_dtype(arrays: list, dtype: Any) -> np.dtype:

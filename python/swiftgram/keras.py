@@ -28,7 +28,7 @@ from keras import ops
 
 from . import _core
 from ._einsum import _contract
-from ._front import LETTERS
+from ._arguments import LETTERS
 
 __all__ = ["einsum", "gram", "Gram", "Einsum"]
 
