@@ -1,0 +1,69 @@
+"""Threads and ISAs: thread counts, concurrent calls from Python threads, each ISA forced."""
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import swiftgram
+
+
+# --- threads and ISAs ---------------------------------------------------------------
+
+def test_num_threads_round_trip():
+    before = swiftgram.get_num_threads()
+    try:
+        swiftgram.set_num_threads(1)
+        assert swiftgram.get_num_threads() == 1
+        swiftgram.set_num_threads(0)
+        assert swiftgram.get_num_threads() == os.cpu_count()
+    finally:
+        swiftgram.set_num_threads(before)
+
+
+def test_concurrent_calls_from_python_threads(rng):
+    a = rng.standard_normal((4, 20, 20, 64)).astype(np.float32)
+    expected = np.einsum("ahwm,ahwn->amn", a, a) / 400
+    errors = []
+
+    def work():
+        for _ in range(20):
+            if not np.allclose(swiftgram.gram(a), expected, rtol=1e-4, atol=1e-5):
+                errors.append("mismatch")
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
+@pytest.mark.parametrize("isa", ["portable", "avx2", "avx512"])
+def test_each_isa_when_forced(isa):
+    code = ("import numpy as np, swiftgram as s; r=np.random.default_rng(0);"
+            "a=r.standard_normal((3,37,129)); b=r.standard_normal((3,129,45));"
+            "f=a.astype(np.float32); g=b.astype(np.float32);"
+            "assert np.allclose(s.einsum('bij,bjk->bik',a,b), a@b);"
+            "assert np.allclose(s.einsum('bij,bjk->bik',f,g), f@g, rtol=1e-4, atol=1e-4);"
+            # B's panels gathered across its contiguous e: the ISA's block transposition.
+            "x=r.standard_normal((3,4,8,20)); y=r.standard_normal((20,4,32,40)); e='acbd,dcfe->abef';"
+            "assert np.allclose(s.einsum(e,x,y), np.einsum(e,x,y));"
+            "x=x.astype(np.float32); y=y.astype(np.float32);"
+            "assert np.allclose(s.einsum(e,x,y), np.einsum(e,x,y), rtol=1e-4, atol=1e-4);"
+            # The vectorised reduction at and around its block and level boundaries.
+            "import math\n"
+            "for n in (1, 7, 8, 9, 63, 64, 65, 8191, 8192, 8193, 16385, 524289, (1 << 20) + 3):\n"
+            "    x = r.random(n); y = r.random(n)\n"
+            "    assert abs(s.einsum('i->', x) - math.fsum(x)) <= 1e-15 * n, n\n"
+            "    assert abs(s.einsum('i,i->', x, y) - math.fsum(x * y)) <= 1e-15 * n, n\n"
+            "    f = x.astype(np.float32)\n"
+            "    assert abs(s.einsum('i->', f) - math.fsum(f)) <= 1e-6 * n, n\n"
+            "print(s.isa())")
+    env = dict(os.environ, SWIFTGRAM_ISA=isa)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    used = out.stdout.strip()
+    # The forced ISA is used when the CPU has it; otherwise the best supported one.
+    assert used == isa or (isa != "portable" and used in ("portable", "avx2"))
