@@ -10,12 +10,16 @@
 //   CSupport          tiny C helpers Swift cannot express (cpuid feature checks)
 import PackageDescription
 
+// An ISA's -march flags apply on x86-64 only (the manifest is built for the machine that
+// builds the package); elsewhere its module compiles portable code, and the ISA reports
+// itself unsupported at run time (ISA.swift), so the package builds on aarch64 too.
 func isa(_ name: String, _ march: String?) -> Target {
-    .target(
-        name: name,
-        dependencies: ["SwiftgramKernels"],
-        swiftSettings: march.map { [.unsafeFlags(["-Xcc", "-march=\($0)"])] } ?? []
-    )
+    #if arch(x86_64)
+    let flags: [SwiftSetting] = march.map { [.unsafeFlags(["-Xcc", "-march=\($0)"])] } ?? []
+    #else
+    let flags: [SwiftSetting] = []
+    #endif
+    return .target(name: name, dependencies: ["SwiftgramKernels"], swiftSettings: flags)
 }
 
 let package = Package(

@@ -1,16 +1,12 @@
-import CSupport
 import SwiftgramKernels
 import XCTest
 @testable import SwiftgramCore
 
 /// Every micro-kernel this CPU can run, against a scalar computation of the same tile.
 final class KernelTests: XCTestCase {
-    var runnable: [ISA] {
-        var isas = [ISA.portable]
-        if sg_cpu_has_avx2_fma() != 0 { isas.append(.avx2) }
-        if sg_cpu_has_avx512() != 0 { isas.append(.avx512) }
-        return isas
-    }
+    /// The registry's ISAs this CPU runs (the engine's own list: a new ISA is tested here
+    /// as soon as it is registered).
+    var runnable: [ISA] { ISA.supported }
 
     /// The full kernel, or its narrow form (at most nr / 2 columns, `b` rows still nr apart),
     /// or the full one packing B as it reads it (`b` rows further apart, as in an operand;
