@@ -40,7 +40,8 @@ class SwiftBuildExt(build_ext):
         import numpy  # the shim uses NumPy's C API for the call fast path
         ext.include_dirs.append(numpy.get_include())
         # Relink whenever the Swift library changed (setuptools only watches C sources).
-        ext.depends = [*ext.extra_objects, "Sources/SwiftgramABI/swiftgram.h", "python/swiftgram/shim/shim.h"]
+        ext.depends = [*ext.extra_objects, "Sources/SwiftgramABI/swiftgram.h",
+                       "Sources/CSupport/include/sg_codes.h", "python/swiftgram/shim/shim.h"]
         super().build_extension(ext)
         out = self.get_ext_fullpath(ext.name)
         undefined = subprocess.check_output(["nm", "-D", "-u", out], text=True).split()
@@ -54,7 +55,7 @@ setup(
         Extension(
             "swiftgram._core",
             sources=[f"python/swiftgram/shim/{f}.c" for f in ("module", "plans", "fastpath", "memory")],
-            include_dirs=["Sources/SwiftgramABI", "python/swiftgram/shim"],
+            include_dirs=["Sources/SwiftgramABI", "Sources/CSupport/include", "python/swiftgram/shim"],
             # The shim's files share functions; hidden, only PyInit__core is exported.
             extra_compile_args=["-O2", "-std=c11", "-Wall", "-fvisibility=hidden"],
             libraries=["swiftCore", "swift_Concurrency", "swiftDispatch", "dispatch",

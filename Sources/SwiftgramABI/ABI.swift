@@ -9,7 +9,7 @@ private func report(_ e: EinsumError, _ err: UnsafeMutablePointer<CChar>?, _ err
         for (i, b) in bytes.enumerated() { err[i] = CChar(bitPattern: b) }
         err[bytes.count] = 0
     }
-    return e.kind.rawValue
+    return e.kind.code
 }
 
 private func plan(_ p: UnsafeRawPointer) -> Plan {
@@ -36,12 +36,7 @@ public func sg_plan_create(
             at += nd
         }
         let strat: PathStrategy
-        switch strategy {
-        case 0: strat = .leftToRight
-        case 1: strat = .greedy
-        case 2: strat = .optimal
-        case 4: strat = .auto
-        case 3:
+        if strategy == PathStrategy.explicitCode {
             var steps: [[Int]] = []
             var i = 0
             while i < Int(pathLen) {
@@ -52,7 +47,10 @@ public func sg_plan_create(
                 i += 1 + n
             }
             strat = .explicit(steps)
-        default: throw .value("einsum: unknown path strategy \(strategy)")
+        } else if let named = PathStrategy(code: strategy) {
+            strat = named
+        } else {
+            throw .value("einsum: unknown path strategy \(strategy)")
         }
         let text = String(cString: subscripts)
         let p = try Plan(subscripts: text, shapes: shapeList, strategy: strat,
@@ -163,7 +161,7 @@ public func sg_plan_execute(
     do throws(EinsumError) {
         guard let p, let outData else { throw .value("einsum: invalid arguments to sg_plan_execute") }
         let pl = plan(p)
-        guard let dt = DType(rawValue: dtype) else { throw EinsumError(.type, "einsum: unsupported dtype code \(dtype)") }
+        guard let dt = DType(code: dtype) else { throw EinsumError(.type, "einsum: unsupported dtype code \(dtype)") }
         if alpha != 1, dt.isIntegerOrBool {
             throw EinsumError(.type, "einsum: a scale factor needs a floating or complex dtype, not \(dt.name)")
         }

@@ -12,19 +12,9 @@
 extern "C" {
 #endif
 
-/* Element types (NumPy dtypes); values are part of the ABI. */
-enum {
-    SG_BOOL = 0, SG_INT8, SG_INT16, SG_INT32, SG_INT64,
-    SG_UINT8, SG_UINT16, SG_UINT32, SG_UINT64,
-    SG_FLOAT16, SG_FLOAT32, SG_FLOAT64, SG_COMPLEX64, SG_COMPLEX128
-};
-
-/* Error kinds, mapped to Python exceptions by the shim. */
-enum { SG_OK = 0, SG_ERR_VALUE = 1, SG_ERR_TYPE = 2, SG_ERR_MEMORY = 3, SG_ERR_RUNTIME = 4 };
-
-/* Path strategies for sg_plan_create. */
-enum { SG_PATH_LEFT_TO_RIGHT = 0, SG_PATH_GREEDY = 1, SG_PATH_OPTIMAL = 2, SG_PATH_EXPLICIT = 3,
-       SG_PATH_AUTO = 4 };
+/* Element types (SG_BOOL ... SG_COMPLEX128), error kinds (SG_OK, SG_ERR_*) and path
+ * strategies (SG_PATH_*): defined once, in CSupport's sg_codes.h. */
+#include "sg_codes.h"
 
 /* Parses and plans `subscripts` for nops operands with the given ranks and (flattened)
  * shapes. For SG_PATH_EXPLICIT, `path` holds the path's tuples flattened, each tuple

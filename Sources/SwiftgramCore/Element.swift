@@ -9,9 +9,9 @@ import KernelsAVX2
 import KernelsPortable
 import SwiftgramKernels
 
-/// NumPy dtypes understood by the core (codes shared with the C header).
-public enum DType: Int32, CaseIterable {
-    case bool = 0, int8, int16, int32, int64, uint8, uint16, uint32, uint64
+/// NumPy dtypes understood by the core (their ABI codes: Codes.swift).
+public enum DType: CaseIterable {
+    case bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64
     case float16, float32, float64, complex64, complex128
 
     public var name: String { String(describing: self) }

@@ -2,11 +2,12 @@
 /// validate and throw one of these, and the ABI turns it into a code plus message that the
 /// Python shim raises as the matching exception type.
 public struct EinsumError: Error, CustomStringConvertible {
-    public enum Kind: Int32 {
-        case value = 1   // ValueError: malformed subscripts, size conflicts, bad paths
-        case type = 2    // TypeError: unsupported dtype
-        case memory = 3  // MemoryError: sizes overflow or allocation failed
-        case runtime = 4 // RuntimeError: an explicit path that leaves operands uncontracted (NumPy's)
+    /// The kinds, and the Python exception each becomes (their ABI codes: Codes.swift).
+    public enum Kind {
+        case value    // ValueError: malformed subscripts, size conflicts, bad paths
+        case type     // TypeError: unsupported dtype
+        case memory   // MemoryError: sizes overflow or allocation failed
+        case runtime  // RuntimeError: an explicit path that leaves operands uncontracted (NumPy's)
     }
     public let kind: Kind
     public let message: String
