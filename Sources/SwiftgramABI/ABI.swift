@@ -116,6 +116,11 @@ public func sg_plan_is_view(_ p: UnsafeRawPointer) -> Int32 {
     plan(p).isView ? 1 : 0
 }
 
+@_cdecl("sg_plan_ends_in_shared_contraction")
+public func sg_plan_ends_in_shared_contraction(_ p: UnsafeRawPointer) -> Int32 {
+    plan(p).endsInSharedContraction ? 1 : 0
+}
+
 @_cdecl("sg_plan_view_strides")
 public func sg_plan_view_strides(_ p: UnsafeRawPointer, _ strides: UnsafePointer<Int64>,
                                  _ out: UnsafeMutablePointer<Int64>) {

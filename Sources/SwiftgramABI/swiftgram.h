@@ -40,6 +40,9 @@ int64_t sg_plan_output_ndim(const void *plan);
 void sg_plan_output_shape(const void *plan, int64_t *shape);
 /* 1 if the result is a view of the single operand (NumPy returns a view there). */
 int32_t sg_plan_is_view(const void *plan);
+/* 1 if the path's last step contracts two operands over a shared label (NumPy's optimize
+ * path runs it as a matmul and assigns a 0-d result to out= whatever the casting rule). */
+int32_t sg_plan_ends_in_shared_contraction(const void *plan);
 /* For a view plan: output strides (elements) from the operand's strides. */
 void sg_plan_view_strides(const void *plan, const int64_t *operand_strides, int64_t *out_strides);
 /* For a new result under order='K': its axes, fastest first, into order[0..output ndim),

@@ -41,11 +41,9 @@ func numpyOptimalPath(_ inputs: [LabelSet], _ output: LabelSet, _ sizes: [Int], 
         }
         for i in 0..<sets.count {
             for j in i + 1..<sets.count {
-                var outside = output, rest: [LabelSet] = []
-                for (k, s) in sets.enumerated() where k != i && k != j { outside = outside | s; rest.append(s) }
-                let union = sets[i] | sets[j], result = union & outside
+                let (rest, result, step) = contractPair(i, j, of: sets, output: output, sizes: sizes)
                 if elementCount(result, sizes) > limit { continue }
-                let total = cost + flopCount(union: union, terms: 2, inner: union != result, sizes: sizes)
+                let total = cost + step
                 // Costs only grow along a sequence: a branch costlier than the optimum, or no
                 // cheaper than a complete path found before it, cannot win.
                 if total > bound || total >= bestComplete { continue }
@@ -69,12 +67,9 @@ private func replayCost(_ path: [[Int]], _ inputs: [LabelSet], _ output: LabelSe
     var sets = inputs, cost = 0.0
     for step in path {
         guard step.count == 2 else { return nil }
-        let (i, j) = (step[0], step[1])
-        var outside = output, rest: [LabelSet] = []
-        for (k, s) in sets.enumerated() where k != i && k != j { outside = outside | s; rest.append(s) }
-        let union = sets[i] | sets[j], result = union & outside
+        let (rest, result, stepCost) = contractPair(step[0], step[1], of: sets, output: output, sizes: sizes)
         if elementCount(result, sizes) > limit { return nil }
-        cost += flopCount(union: union, terms: 2, inner: union != result, sizes: sizes)
+        cost += stepCost
         sets = rest + [result]
     }
     return sets.count == 1 ? cost : nil

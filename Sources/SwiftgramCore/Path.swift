@@ -59,6 +59,17 @@ func flopCount(union: LabelSet, terms: Int, inner: Bool, sizes: [Int]) -> Double
     elementCount(union, sizes) * Double(max(1, terms - 1) + (inner ? 1 : 0))
 }
 
+/// NumPy's `_find_contraction` for the pair (i, j) of `sets`: the operands left (in order),
+/// the pair's joint labels, what their contraction keeps (labels still used outside it),
+/// and its cost by NumPy's FLOP model.
+func contractPair(_ i: Int, _ j: Int, of sets: [LabelSet], output: LabelSet, sizes: [Int])
+    -> (rest: [LabelSet], result: LabelSet, cost: Double) {
+    var outside = output, rest: [LabelSet] = []
+    for (k, s) in sets.enumerated() where k != i && k != j { outside = outside | s; rest.append(s) }
+    let union = sets[i] | sets[j], result = union & outside
+    return (rest, result, flopCount(union: union, terms: 2, inner: union != result, sizes: sizes))
+}
+
 /// Finds a path for contracting `inputs` into `output`.
 /// `memoryLimit` (elements) bounds every intermediate the search may create (nil: none;
 /// `Plan` passes NumPy's default, the largest operand or output).
@@ -121,12 +132,9 @@ private func greedyPath(_ inputs: [LabelSet], _ output: LabelSet, _ sizes: [Int]
     let naive = flopCount(union: all, terms: n, inner: !(all - output).isEmpty, sizes: sizes)
     var pathCost = 0.0
     func candidate(_ i: Int, _ j: Int, _ sets: [LabelSet]) -> Candidate? {
-        var outside = output, rest: [LabelSet] = []
-        for (k, o) in sets.enumerated() where k != i && k != j { outside = outside | o; rest.append(o) }
-        let union = sets[i] | sets[j], result = union & outside
+        let (rest, result, cost) = contractPair(i, j, of: sets, output: output, sizes: sizes)
         let size = elementCount(result, sizes)
         if let limit, size > limit { return nil }
-        let cost = flopCount(union: union, terms: 2, inner: union != result, sizes: sizes)
         if pathCost + cost > naive { return nil }
         return Candidate(removed: elementCount(sets[i], sizes) + elementCount(sets[j], sizes) - size, cost: cost,
                          pair: (i, j), sets: rest + [result])

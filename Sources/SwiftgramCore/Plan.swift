@@ -32,6 +32,15 @@ public final class Plan {
     /// True when the result is a relabelled view of the single operand (NumPy returns a
     /// view there: transposes, diagonals).
     public let isView: Bool
+    /// True when the path's last step contracts two operands over a label they share: a
+    /// matrix product on NumPy's optimize path, which assigns its result to out= ignoring
+    /// `casting` (for a 0-d out=); the front end follows NumPy there.
+    public var endsInSharedContraction: Bool {
+        guard path.last?.count == 2, let last = steps.last, last.kind == .contract, last.inputs.count == 2 else {
+            return false
+        }
+        return !(LabelSet(slotLabels[last.inputs[0]]) & LabelSet(slotLabels[last.inputs[1]])).isEmpty
+    }
     /// Elements in the output (overflow-checked).
     public let outputCount: Int
     /// Axes of all operands together (the length of the strides a call hands over).

@@ -45,6 +45,10 @@ private func parseTerm(_ chars: ArraySlice<UInt8>, what: String) throws(EinsumEr
     var i = chars.startIndex
     while i < chars.endIndex {
         let c = chars[i]
+        if c == 32 /* space */ {
+            i += 1
+            continue
+        }
         if c == 46 /* . */ {
             guard i + 2 < chars.endIndex, chars[i + 1] == 46, chars[i + 2] == 46 else {
                 throw .value("einsum subscripts: \(what) contains a '.' that is not part of an ellipsis ('...')")
@@ -68,18 +72,9 @@ private func parseTerm(_ chars: ArraySlice<UInt8>, what: String) throws(EinsumEr
 
 /// Parses `subscripts` for operands of the given ranks, following NumPy's rules.
 public func parseSubscripts(_ text: String, ndims: [Int]) throws(EinsumError) -> Subscripts {
-    // Spaces are allowed and ignored anywhere but inside '...' and '->' (NumPy's rule).
-    let raw = Array(text.utf8)
-    for (i, c) in raw.enumerated() where c == 32 && i > 0 && i + 1 < raw.count {
-        let (before, after) = (raw[i - 1], raw[raw[(i + 1)...].firstIndex { $0 != 32 } ?? i])
-        if before == 46 && after == 46 && raw[..<i].reversed().prefix { $0 == 46 }.count % 3 != 0 {
-            throw .value("einsum subscripts: an ellipsis '...' is broken by a space in '\(text)'")
-        }
-        if before == 45 && after == 62 {
-            throw .value("einsum subscripts: the output marker '->' is broken by a space in '\(text)'")
-        }
-    }
-    let chars = raw.filter { $0 != 32 }
+    // Spaces stay in: the term parser skips them, so one inside '...' or '->' breaks it
+    // (NumPy's rule: "i -> i" parses, ". .." does not).
+    let chars = Array(text.utf8)
     // Split off the output at "->"; a lone '-' or '>' is an error.
     var arrow: Int? = nil
     for (i, c) in chars.enumerated() where c == 45 || c == 62 {

@@ -203,7 +203,7 @@ public typealias DotFunction<T> = (_ n: Int, _ a: UnsafePointer<T>, _ b: UnsafeP
 /// gather in a middle sum, folded every 64 blocks into a top one. A lane adds at most
 /// 128 + 64 + n / (2^16 w) terms in sequence, so the rounding error stays far below a
 /// running sum's (NumPy's reductions add 8192-element chunks in sequence), at a streaming
-/// loop's speed; a run shorter than one block pays nothing for the outer levels.
+/// loop's speed.
 @inlinable @inline(__always)
 public func simdDot<V: SIMD>(_: V.Type, fused: Bool, _ n: Int, _ a: UnsafePointer<V.Scalar>,
                              _ b: UnsafePointer<V.Scalar>?) -> V.Scalar where V.Scalar: BinaryFloatingPoint {
@@ -211,7 +211,7 @@ public func simdDot<V: SIMD>(_: V.Type, fused: Bool, _ n: Int, _ a: UnsafePointe
     let ra = UnsafeRawPointer(a), rb = b.map { UnsafeRawPointer($0) }
     let size = MemoryLayout<V.Scalar>.stride
     @inline(__always) func load(_ p: UnsafeRawPointer, _ i: Int) -> V { p.loadUnaligned(fromByteOffset: i * size, as: V.self) }
-    var top = V(), middle = V(), blocks = 0, topUsed = false
+    var top = V(), middle = V(), blocks = 0
     var i = 0
     while i + 8 * w <= n {
         let end = min(n - (n - i) % (8 * w), i + sumBlock * w)
@@ -235,14 +235,9 @@ public func simdDot<V: SIMD>(_: V.Type, fused: Bool, _ n: Int, _ a: UnsafePointe
                 i += 8 * w
             }
         }
-        let block = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-        if blocks == 0 && !topUsed && i + 8 * w > n {
-            middle = block  // the only block: no outer level to add into
-            break
-        }
-        middle += block
+        middle += ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
         blocks += 1
-        if blocks == 64 { (top, middle, blocks, topUsed) = (top + middle, V(), 0, true) }
+        if blocks == 64 { (top, middle, blocks) = (top + middle, V(), 0) }
     }
     var lanes = top + middle
     while i + w <= n {

@@ -174,6 +174,13 @@ def check(case):
         if not isinstance(err, expected):
             raise AssertionError(f"swiftgram raised {err!r}, numpy {ref_err!r}: {case}")
         return
+    if ref_err is not None and out_kind and optimize in (True, "greedy", "optimal") and isinstance(ref_err[0], TypeError):
+        # A casting error of NumPy's plain path that its optimize path, asked the same, does
+        # not raise: a 0-d matmul result assigned to out= ignoring `casting` (swiftgram
+        # follows that path where asked for it).
+        ref, path_err = outcome(lambda: np.einsum(subscripts, *ops, optimize=optimize, **kw))
+        if path_err is None:
+            ref_err = None
     if ref_err is not None:
         raise AssertionError(f"swiftgram returned a result where numpy raised {ref_err!r}: {case}")
     np.testing.assert_array_equal(np.asarray(got), np.asarray(ref), err_msg=repr(case))

@@ -18,13 +18,15 @@ def _result_dtype(arrays: list, dtype: Any) -> np.dtype:
     return dt.newbyteorder("=")
 
 
-def _output_order(order: str, plan: Any, arrays: list) -> Any:
+def _output_order(order: str, plan: Any, ndim: int, arrays: list) -> Any:
     """The new result's layout: 'C', 'F', or (order='K') its axes fastest first, as the
     core says numpy.einsum lays it out for these operands."""
     if order in ("C", "F"):
         return order
     if order == "A":  # NumPy's iterator: Fortran when every operand is Fortran-contiguous
         return "F" if all(a.flags.f_contiguous for a in arrays) else "C"
+    if ndim <= 1:
+        return "C"  # one layout only
     return _core.output_order(plan, [s for a in arrays for s in a.strides])
 
 
@@ -54,6 +56,7 @@ class _Prepared(NamedTuple):
     dtype: np.dtype
     code: int
     is_view: bool
+    ends_in_shared_contraction: bool  # see Plan.endsInSharedContraction
     cast_error: str | None  # raised after out= is checked, numpy's order
 
 
@@ -76,26 +79,8 @@ def _prepare(subscripts: str, arrays: list, dtype: Any, casting: str, optimize: 
     cast_error = next((f"einsum: cannot cast operand {k} from dtype('{a.dtype}') to dtype('{dt}') "
                        f"according to the rule '{casting}'"
                        for k, a in enumerate(arrays) if not np.can_cast(a.dtype, dt, casting)), None)
-    shape, is_view = _core.plan_info(plan)
-    return _Prepared(plan, tuple(shape), dt, dtype_code(dt), is_view, cast_error)
-
-
-def _assigns_unsafely(subscripts: str, plan: Any, arrays: list, out: np.ndarray, optimize: Any) -> bool:
-    """True where numpy.einsum ignores ``casting`` for out=: with a path (optimize not
-    False), a 0-d result whose last step contracts two operands over a shared label is a
-    matmul, assigned as ``out[...] = result``."""
-    if optimize is False or optimize is None or out.ndim != 0:
-        return False
-    path = _core.plan_path(plan)
-    if len(path[-1]) != 2:
-        return False
-    inputs, output = _core.parse(subscripts, [a.ndim for a in arrays])
-    sets = [set(labels) for labels in inputs]
-    for step in path[:-1]:  # each step keeps the labels something else still needs
-        rest = [s for k, s in enumerate(sets) if k not in step]
-        sets = rest + [set().union(*(sets[k] for k in step)) & set(output).union(*rest)]
-    first, second = (sets[k] for k in path[-1])
-    return bool(first & second)
+    shape, is_view, shared = _core.plan_info(plan)
+    return _Prepared(plan, tuple(shape), dt, dtype_code(dt), is_view, shared, cast_error)
 
 
 def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str, casting: str,
@@ -150,13 +135,15 @@ def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str,
         elif alpha == 1.0 and allow_view:
             _core.fast_remember(subscripts, tuple(arrays), optimize, p.plan, p.code, dt)
     if out is not None:
-        if not np.can_cast(dt, out.dtype, casting) and not _assigns_unsafely(subscripts, p.plan, arrays, out, optimize):
+        # NumPy's optimize path assigns a 0-d matmul result to out= ignoring `casting`.
+        numpy_ignores_casting = optimize not in (False, None) and out.ndim == 0 and p.ends_in_shared_contraction
+        if not np.can_cast(dt, out.dtype, casting) and not numpy_ignores_casting:
             raise TypeError(f"einsum: cannot cast the result from dtype('{dt}') to the out dtype "
                             f"dtype('{out.dtype}') according to the rule '{casting}'")
         direct = usable_in_place(out, dt) and not any(np.may_share_memory(out, a) for a in inputs)
         target = out if direct else aligned_empty(shape, dt)
     else:
-        target = aligned_empty(shape, dt, _output_order(order, p.plan, arrays))
+        target = aligned_empty(shape, dt, _output_order(order, p.plan, len(shape), arrays))
     if target.size:
         _core.execute(p.plan, p.code, inputs, target, float(alpha))
     if out is not None:

@@ -91,8 +91,8 @@ PyObject *aligned_array(PyArray_Descr *descr, int nd, npy_intp *dims, const int6
         if (dims[d] > 0 && count > (NPY_MAX_INTP - 64) / item / dims[d]) return PyErr_NoMemory();
         count *= dims[d];
     }
-    /* C and Fortran order go to NumPy without strides (it fills them in faster than it
-     * checks given ones); any other order with its strides. */
+    /* C and Fortran order go to NumPy as an order, not strides, so it sets their strides
+     * and flags itself, as it does for its own arrays; any other order with its strides. */
     int c_order = 1, f_order = 1;
     npy_intp step = item;
     for (int k = nd - 1; k >= 0; k--) {

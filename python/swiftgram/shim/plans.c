@@ -97,7 +97,7 @@ done:
     return result;
 }
 
-/* plan_info(plan) -> (output_shape, is_view) */
+/* plan_info(plan) -> (output_shape, is_view, ends_in_shared_contraction) */
 PyObject *py_plan_info(PyObject *self, PyObject *arg) {
     void *plan = get_plan(arg);
     if (!plan) return NULL;
@@ -108,7 +108,8 @@ PyObject *py_plan_info(PyObject *self, PyObject *arg) {
     PyObject *t = PyTuple_New(nd);
     if (!t) return NULL;
     for (int64_t i = 0; i < nd; i++) PyTuple_SET_ITEM(t, i, PyLong_FromLongLong(shape[i]));
-    return Py_BuildValue("(NO)", t, sg_plan_is_view(plan) ? Py_True : Py_False);
+    return Py_BuildValue("(NOO)", t, sg_plan_is_view(plan) ? Py_True : Py_False,
+                         sg_plan_ends_in_shared_contraction(plan) ? Py_True : Py_False);
 }
 
 /* A per-output-axis answer of the core from operand strides: args are (plan, strides);
