@@ -161,6 +161,8 @@ def check(case):
             return  # NumPy ignores optimize on some calls; swiftgram always validates it
         if out_kind == "wrong_shape" and isinstance(err, ValueError):
             return  # NumPy may broadcast a result into a bigger out; swiftgram wants its shape
+        if isinstance(err, ValueError) and "not part of an ellipsis" in str(err) and " " in subscripts:
+            return  # '. ..': NumPy's plain path rejects it as swiftgram does; its optimize path drops spaces first
         if isinstance(err, ValueError) and "different sizes (0 != 1)" in str(err):
             return  # NumPy's 'aa->a' of a (0, 1) operand returns one element read past it
         if ref_err is None:
