@@ -32,14 +32,20 @@ public final class Plan {
     /// True when the result is a relabelled view of the single operand (NumPy returns a
     /// view there: transposes, diagonals).
     public let isView: Bool
-    /// True when the path's last step contracts two operands over a label they share: a
-    /// matrix product on NumPy's optimize path, which assigns its result to out= ignoring
-    /// `casting` (for a 0-d out=); the front end follows NumPy there.
+    /// True when the path's last step contracts two operands over a label they share, of
+    /// extent other than 1 in both (NumPy squeezes size-1 axes first): a matrix product on
+    /// NumPy's optimize path, which assigns its result to out= ignoring `casting` (for a
+    /// 0-d out=); the front end follows NumPy there.
     public var endsInSharedContraction: Bool {
         guard path.last?.count == 2, let last = steps.last, last.kind == .contract, last.inputs.count == 2 else {
             return false
         }
-        return !(LabelSet(slotLabels[last.inputs[0]]) & LabelSet(slotLabels[last.inputs[1]])).isEmpty
+        let (a, b) = (last.inputs[0], last.inputs[1])
+        func extent(_ slot: Int, _ l: Int) -> Int {
+            guard slot < shapes.count, let axis = subscripts.inputs[slot].firstIndex(of: l) else { return sizes[l] }
+            return shapes[slot][axis]
+        }
+        return (LabelSet(slotLabels[a]) & LabelSet(slotLabels[b])).labels.contains { extent(a, $0) != 1 && extent(b, $0) != 1 }
     }
     /// Elements in the output (overflow-checked).
     public let outputCount: Int

@@ -108,3 +108,22 @@ def test_zero_d_out_takes_numpys_path_casting():
             np.einsum("i,i->", a, a, out=np.array(0), optimize=opt)
         with pytest.raises(TypeError):
             swiftgram.einsum("i,i->", a, a, out=np.array(0), optimize=opt)
+
+
+@pytest.mark.parametrize("subscripts, shapes", [
+    ("i,i->", [(7,), (7,)]), ("i,i->", [(1,), (1,)]), ("i,i->", [(0,), (0,)]), ("...a,...a", [(0,), (1,)]),
+    ("ij,ij->", [(2, 3), (2, 3)]), ("i,j->", [(3,), (4,)]), ("ij,jk,ki->", [(2, 3), (3, 4), (4, 2)]),
+])
+def test_zero_d_out_casting_follows_numpys_optimize_path(subscripts, shapes):
+    """Under a path, a float result into an int 0-d out= is accepted exactly where
+    numpy.einsum's optimize path accepts it (a last matmul: shared labels not of size 1)."""
+    ops = [np.ones(s) for s in shapes]
+    want_out, got_out = np.zeros((), np.int64), np.zeros((), np.int64)
+    try:
+        np.einsum(subscripts, *ops, out=want_out, optimize=True)
+    except TypeError:
+        with pytest.raises(TypeError):
+            swiftgram.einsum(subscripts, *ops, out=got_out, optimize=True)
+        return
+    swiftgram.einsum(subscripts, *ops, out=got_out, optimize=True)
+    assert got_out == want_out
