@@ -103,9 +103,9 @@ def test_zero_d_out_takes_numpys_path_casting():
     for opt in (True, "greedy", "optimal"):
         out = np.array(0)
         assert swiftgram.einsum("i,i->", a, a, out=out, optimize=opt) is out and out == 7
-    for opt in (False,):  # numpy.einsum's plain path keeps the casting rule
-        with pytest.raises(TypeError):
-            np.einsum("i,i->", a, a, out=np.array(0), optimize=opt)
+    with pytest.raises(TypeError):  # numpy.einsum's plain path keeps the casting rule
+        np.einsum("i,i->", a, a, out=np.array(0), optimize=False)
+    for opt in (False, "auto"):  # and so do swiftgram's plain path and its own 'auto'
         with pytest.raises(TypeError):
             swiftgram.einsum("i,i->", a, a, out=np.array(0), optimize=opt)
 

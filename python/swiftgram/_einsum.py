@@ -135,8 +135,10 @@ def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str,
         elif alpha == 1.0 and allow_view:
             _core.fast_remember(subscripts, tuple(arrays), optimize, p.plan, p.code, dt)
     if out is not None:
-        # NumPy's optimize path assigns a 0-d matmul result to out= ignoring `casting`.
-        numpy_ignores_casting = optimize not in (False, None) and out.ndim == 0 and p.ends_in_shared_contraction
+        # NumPy's optimize path assigns a 0-d matmul result to out= ignoring `casting`;
+        # swiftgram's own 'auto' has no NumPy route to follow and keeps the rule.
+        numpy_ignores_casting = (optimize not in (False, None, "auto") and out.ndim == 0
+                                 and p.ends_in_shared_contraction)
         if not np.can_cast(dt, out.dtype, casting) and not numpy_ignores_casting:
             raise TypeError(f"einsum: cannot cast the result from dtype('{dt}') to the out dtype "
                             f"dtype('{out.dtype}') according to the rule '{casting}'")
