@@ -147,7 +147,18 @@ public func sg_plan_path(_ p: UnsafeRawPointer, _ out: UnsafeMutablePointer<Int6
 
 @_cdecl("sg_plan_report")
 public func sg_plan_report(_ p: UnsafeRawPointer, _ out: UnsafeMutablePointer<CChar>?, _ cap: Int64) -> Int64 {
-    let bytes = Array(plan(p).report.utf8)
+    copyText(plan(p).report, out, cap)
+}
+
+@_cdecl("sg_config_report")
+public func sg_config_report(_ out: UnsafeMutablePointer<CChar>?, _ cap: Int64) -> Int64 {
+    copyText(configurationReport(), out, cap)
+}
+
+/// Writes text, truncated to cap - 1 bytes and NUL-terminated; returns the length it needs
+/// with the NUL.
+private func copyText(_ text: String, _ out: UnsafeMutablePointer<CChar>?, _ cap: Int64) -> Int64 {
+    let bytes = Array(text.utf8)
     if let out, cap > 0 {
         let n = min(bytes.count, Int(cap) - 1)
         for i in 0..<n { out[i] = CChar(bitPattern: bytes[i]) }

@@ -70,6 +70,9 @@ int32_t sg_plan_execute(const void *plan, int32_t dtype, const void *const *data
 void sg_set_num_threads(int64_t n);
 int64_t sg_get_num_threads(void);
 const char *sg_isa_name(void);
+/* The configuration in use (ISA, threads, detected caches, blocking per type), as text;
+ * returns the needed length including the NUL. */
+int64_t sg_config_report(char *out, int64_t cap);
 
 #ifdef __cplusplus
 }

@@ -11,7 +11,8 @@ from . import _core
 from ._einsum import einsum, einsum_path, gram
 
 __version__ = "0.1.0"
-__all__ = ["einsum", "einsum_path", "gram", "set_num_threads", "get_num_threads", "isa", "__version__"]
+__all__ = ["einsum", "einsum_path", "gram", "set_num_threads", "get_num_threads", "isa", "show_config",
+           "__version__"]
 
 
 def set_num_threads(n: int) -> None:
@@ -28,6 +29,14 @@ def isa() -> str:
     """The micro-kernel instruction set in use: 'avx512', 'avx2' or 'portable'
     (forced with the environment variable SWIFTGRAM_ISA)."""
     return _core.isa()
+
+
+def show_config() -> None:
+    """Prints the configuration in use, as ``numpy.show_config()`` does: version, the core
+    library, ISA, threads, the detected caches (override: SWIFTGRAM_CACHES, e.g.
+    ``l1d=48K,l2=2M,l3=32M``) and the cache blocking derived from them."""
+    core = _os.path.join(_os.path.dirname(_core.__file__), "libswiftgram_core.so")
+    print(f"swiftgram {__version__}\ncore: {core}\n{_core.config_report()}", end="")
 
 
 def __getattr__(name):

@@ -9,24 +9,38 @@ import SwiftgramKernels
 /// lines would leave L1 before they are copied).
 func prefetchSteps(runBytes: Int) -> Int { max(8, min(32, 8192 / max(runBytes, 1))) }
 
-/// Cache blocking (elements). KC x NR panels of B stay in L1 across a micro-kernel sweep,
-/// MC x KC of A in L2, KC x NC of B in L3. The A block takes half of a 1 MiB L2 (the
-/// previous machine's; still literals, the performance issue asks for detected sizes):
-/// every row block streams the whole packed B block from L3 once, so fewer, larger blocks
-/// save L3 traffic. A product whose whole packed B still fits one such L3 block at twice
-/// the K block takes that: its micro-kernel reads B from L2 at no loss and pays the
-/// per-tile cost (loading and storing C) half as often; wider ones keep the short block.
-/// A and B blocks are sized by the K block actually used (k when shorter). Measurements:
-/// docs/performance.md.
+/// The data caches of the machine (bytes), detected once (CSupport/caches.c): blocking is
+/// derived from these, never from one CPU's literals.
+public struct Caches: Sendable {
+    public let l1d: Int, l2: Int, l3: Int, l3Sharing: Int
+    public let source: String
+
+    public static let machine: Caches = {
+        let c = sg_caches()!.pointee
+        return Caches(l1d: Int(c.l1d), l2: Int(c.l2), l3: Int(c.l3), l3Sharing: Int(c.l3_sharing),
+                      source: String(cString: c.source))
+    }()
+}
+
+/// Cache blocking (elements), derived from the caches (Goto / BLIS): a KC x NR micro-panel
+/// of B fills L1d, where it stays while the micro-kernel sweeps A's micro-panels past it;
+/// the MC x KC block of A takes half of L2; the KC x NC block of B, read from L3 once per
+/// A block, takes twice L2 (at most the CPU's share of L3: a VM cannot see how many host
+/// cores share its L3, so L2 sets the scale). A product whose whole packed B fits one B
+/// block at twice the K block takes that: its micro-kernel reads B from L2 at no loss and
+/// pays the per-tile cost (loading and storing C) half as often; wider ones keep the short
+/// block. A and B blocks are sized by the K block actually used (k when shorter).
+/// Measurements: docs/performance.md.
 struct Blocking {
     let kc: Int, mc: Int, nc: Int
-    init<T>(_: T.Type, mr: Int, nr: Int, n: Int, k: Int) {
+    init<T>(_: T.Type, mr: Int, nr: Int, n: Int, k: Int, caches: Caches = .machine) {
         let size = MemoryLayout<T>.stride
-        let base = max(64, 1024 / max(size, 4))     // 256 floats, 128 doubles
-        kc = 2 * base * n * size <= 2 * 1024 * 1024 ? 2 * base : base
+        let base = max(64, min(512, caches.l1d / (nr * size)) / 16 * 16)
+        let bBlock = max(caches.l2, min(2 * caches.l2, caches.l3 / caches.l3Sharing))
+        kc = 2 * base * n * size <= bBlock ? 2 * base : base
         let depth = max(1, min(kc, k))
-        mc = max(mr, (512 * 1024 / (depth * size)) / mr * mr)
-        nc = max(nr, (2 * 1024 * 1024 / (depth * size)) / nr * nr)
+        mc = max(mr, (caches.l2 / 2 / (depth * size)) / mr * mr)
+        nc = max(nr, (bBlock / (depth * size)) / nr * nr)
     }
 }
 

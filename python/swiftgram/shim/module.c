@@ -20,6 +20,16 @@ static PyObject *py_isa(PyObject *self, PyObject *unused) {
     return PyUnicode_FromString(sg_isa_name());
 }
 
+static PyObject *py_config_report(PyObject *self, PyObject *unused) {
+    int64_t n = sg_config_report(NULL, 0);
+    char *buf = PyMem_Malloc(n);
+    if (!buf) return PyErr_NoMemory();
+    sg_config_report(buf, n);
+    PyObject *s = PyUnicode_FromString(buf);
+    PyMem_Free(buf);
+    return s;
+}
+
 /* The header's codes, for Python: DTYPE_CODES (NumPy dtype name -> SG_*), PATH_STRATEGIES
  * (optimize strategy -> SG_PATH_*). */
 static int add_codes(PyObject *m) {
@@ -54,6 +64,7 @@ static PyMethodDef methods[] = {
     {"set_num_threads", py_set_num_threads, METH_O, "set_num_threads(n)"},
     {"get_num_threads", py_get_num_threads, METH_NOARGS, "get_num_threads() -> int"},
     {"isa", py_isa, METH_NOARGS, "isa() -> name of the micro-kernel ISA in use"},
+    {"config_report", py_config_report, METH_NOARGS, "config_report() -> the core's configuration, as text"},
     {NULL, NULL, 0, NULL},
 };
 
