@@ -65,17 +65,26 @@ public func sg_plan_create(
 @_cdecl("sg_parse")
 public func sg_parse(
     _ subscripts: UnsafePointer<CChar>?, _ nops: Int64, _ ndims: UnsafePointer<Int64>?,
-    _ inLabels: UnsafeMutablePointer<Int64>?, _ outLabels: UnsafeMutablePointer<Int64>?,
-    _ outNdim: UnsafeMutablePointer<Int64>?, _ err: UnsafeMutablePointer<CChar>?, _ errlen: Int64
+    _ shapes: UnsafePointer<Int64>?, _ inLabels: UnsafeMutablePointer<Int64>?,
+    _ outLabels: UnsafeMutablePointer<Int64>?, _ outNdim: UnsafeMutablePointer<Int64>?,
+    _ labelSizes: UnsafeMutablePointer<Int64>?, _ err: UnsafeMutablePointer<CChar>?, _ errlen: Int64
 ) -> Int32 {
     do throws(EinsumError) {
-        guard let subscripts, let inLabels, let outLabels, let outNdim, nops >= 0, nops == 0 || ndims != nil else {
+        guard let subscripts, let inLabels, let outLabels, let outNdim, nops >= 0, nops == 0 || ndims != nil,
+              (shapes == nil) == (labelSizes == nil) else {
             throw .value("einsum: invalid arguments to sg_parse")
         }
         let ranks = (0..<Int(nops)).map { Int(ndims![$0]) }
         if ranks.contains(where: { $0 < 0 || $0 > 64 }) { throw .value("einsum: operands have at most 64 dimensions") }
         let s = try parseSubscripts(String(cString: subscripts), ndims: ranks)
         if s.output.count > 128 { throw .value("einsum: the output would have more than 128 dimensions") }
+        if let shapes, let labelSizes {
+            var at = 0
+            let dims = ranks.map { r in defer { at += r }; return (at..<at + r).map { Int(shapes[$0]) } }
+            for (l, size) in try SwiftgramCore.labelSizes(s, shapes: dims, unknown: true).enumerated() {
+                labelSizes[l] = Int64(size)
+            }
+        }
         for (i, l) in s.inputs.joined().enumerated() { inLabels[i] = Int64(l) }
         for (i, l) in s.output.enumerated() { outLabels[i] = Int64(l) }
         outNdim.pointee = Int64(s.output.count)

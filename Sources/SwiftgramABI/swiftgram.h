@@ -26,11 +26,18 @@ int32_t sg_plan_create(const char *subscripts, int64_t nops, const int64_t *ndim
                        char *err, int64_t errlen);
 void sg_plan_destroy(void *plan);
 
-/* Parses `subscripts` for operands of the given ranks (no shapes needed): writes every
- * operand axis' label (flattened, sum of ndims entries) into in_labels, the output's into
- * out_labels (cap 128), its rank into *out_ndim. Labels: 0-51 letters, 52+ broadcast dims. */
-int32_t sg_parse(const char *subscripts, int64_t nops, const int64_t *ndims, int64_t *in_labels,
-                 int64_t *out_labels, int64_t *out_ndim, char *err, int64_t errlen);
+/* Parses `subscripts` for operands of the given ranks: writes every operand axis' label
+ * (flattened, sum of ndims entries) into in_labels, the output's into out_labels (cap 128),
+ * its rank into *out_ndim. Labels: 0-51 letters ('A'-'Z', 'a'-'z'), 52+ broadcast dims.
+ * With shapes (flattened; -1 for a dimension known only at run time, as in a framework's
+ * static shapes), also writes each label's size into label_sizes[0..SG_MAX_LABELS): a
+ * known size other than 1 if an operand has one, else -1 if any axis is unknown, else 1;
+ * known sizes that disagree are an error, as in sg_plan_create. shapes and label_sizes
+ * are both NULL or both given. */
+#define SG_MAX_LABELS (52 + 64)
+int32_t sg_parse(const char *subscripts, int64_t nops, const int64_t *ndims, const int64_t *shapes,
+                 int64_t *in_labels, int64_t *out_labels, int64_t *out_ndim, int64_t *label_sizes,
+                 char *err, int64_t errlen);
 
 /* Number of operands, and the rank of operand k, the plan was made for. */
 int64_t sg_plan_nops(const void *plan);

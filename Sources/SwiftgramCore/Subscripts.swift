@@ -153,27 +153,32 @@ public func parseSubscripts(_ text: String, ndims: [Int]) throws(EinsumError) ->
     return Subscripts(inputs: inputs, output: output, ellipsisDims: ellipsisDims)
 }
 
-/// Resolves the size of every label from the operands' shapes. A size-1 axis broadcasts
-/// against any size (NumPy's rule); other mismatches are errors naming label and operands.
-public func labelSizes(_ s: Subscripts, shapes: [[Int]]) throws(EinsumError) -> [Int] {
-    var size = [Int](repeating: -1, count: s.labelCount)
+/// Each label's size from the operand shapes (indexed by label). A size-1 axis broadcasts
+/// against any size; other sizes of a label must agree, and a label repeated in one operand
+/// must have one size there (its diagonal). With `unknown` allowed, -1 in a shape is a
+/// dimension known only at run time (a framework's static shape): a label then takes a
+/// known size other than 1 if any operand has one, else -1 if any axis is unknown, else 1.
+public func labelSizes(_ s: Subscripts, shapes: [[Int]], unknown allowUnknown: Bool = false) throws(EinsumError) -> [Int] {
+    let unseen = -2, unknown = -1
+    // Which size wins for a label: a known size other than 1, then unknown, then 1.
+    func rank(_ d: Int) -> Int { d == unseen ? 0 : d == 1 ? 1 : d == unknown ? 2 : 3 }
+    var size = [Int](repeating: unseen, count: s.labelCount)
     var from = [Int](repeating: -1, count: s.labelCount)
     for (k, labels) in s.inputs.enumerated() {
         for (axis, l) in labels.enumerated() {
             let d = shapes[k][axis]
-            if d < 0 { throw .value("einsum: operand \(k) has a negative dimension \(d)") }
+            if d < 0 && !(allowUnknown && d == unknown) { throw .value("einsum: operand \(k) has a negative dimension \(d)") }
             // Repeated labels within one operand take a diagonal: sizes must agree exactly.
-            if let prev = labels[..<axis].firstIndex(of: l), shapes[k][prev] != d {
+            if let prev = labels[..<axis].firstIndex(of: l), shapes[k][prev] != d, shapes[k][prev] != unknown, d != unknown {
                 throw .value("einsum: label '\(labelName(l))' repeats in operand \(k) with different sizes (\(shapes[k][prev]) != \(d)), so its diagonal is undefined")
             }
-            if size[l] == -1 || (size[l] == 1 && d != 1) {
+            if rank(d) > rank(size[l]) {
                 size[l] = d
                 from[l] = k
-            } else if d != 1 && size[l] != d {
+            } else if rank(d) == 3 && size[l] != d {
                 throw .value("einsum: label '\(labelName(l))': operand \(k) has size \(d), operand \(from[l]) has \(size[l])")
             }
         }
     }
-    for l in s.output where size[l] == -1 { size[l] = 1 }
-    return size
+    return size.map { $0 == unseen ? 1 : $0 }
 }

@@ -125,17 +125,28 @@ static void check_errors(void) {
     CHECK(plan == (void *)&failures, "plan written on failure");  /* ...on failure */
 }
 
-/* Parsing without shapes: labels per axis, '...' as broadcast labels. */
+/* Parsing: labels per axis, '...' as broadcast labels; with static shapes (-1 unknown),
+ * each label's size. */
 static void check_parse(void) {
-    int64_t ndims[2] = {3, 2}, in[5], out[128], out_ndim = -1;
+    int64_t ndims[2] = {3, 2}, in[5], out[128], out_ndim = -1, sizes[SG_MAX_LABELS];
     char err[256];
-    int32_t rc = sg_parse("...i,ij", 2, ndims, in, out, &out_ndim, err, sizeof err);
+    int32_t rc = sg_parse("...i,ij", 2, ndims, NULL, in, out, &out_ndim, NULL, err, sizeof err);
     CHECK(rc == SG_OK, "parse: %s", err);
     /* Implicit output: the broadcast dims, then j (NumPy's rule). */
     CHECK(out_ndim == 3, "output rank %lld", (long long)out_ndim);
     /* Letters: 'A'-'Z' are labels 0-25, 'a'-'z' 26-51. */
     CHECK(in[2] == 34 && in[3] == 34 && in[4] == 35, "letters i, j are labels 34, 35");
     CHECK(in[0] >= 52 && in[1] >= 52 && out[0] == in[0] && out[1] == in[1] && out[2] == 35, "broadcast labels");
+
+    /* 'bij,bjk' with b unknown in one operand and 1 in the other, k unknown: b and k stay
+     * unknown, i and j take their known sizes. */
+    int64_t ranks[2] = {3, 3}, shapes[6] = {-1, 4, 5, 1, 5, -1};
+    rc = sg_parse("bij,bjk", 2, ranks, shapes, in, out, &out_ndim, sizes, err, sizeof err);
+    CHECK(rc == SG_OK, "parse with shapes: %s", err);
+    CHECK(sizes[27] == -1 && sizes[34] == 4 && sizes[35] == 5 && sizes[36] == -1, "static label sizes");
+    int64_t clash[6] = {-1, 4, 5, 1, 6, -1};
+    rc = sg_parse("bij,bjk", 2, ranks, clash, in, out, &out_ndim, sizes, err, sizeof err);
+    CHECK(rc == SG_ERR_VALUE && strstr(err, "'j'"), "known sizes 5 and 6 of j: rc %d, '%s'", rc, err);
 }
 
 static void check_threads(void) {

@@ -176,6 +176,17 @@ def check_dynamic_batch_and_static_shapes():
     assert tuple(g.shape) == (None, 6, 6), g.shape
     lam = keras.layers.Lambda(lambda t: sgk.gram(t))(x)
     assert tuple(lam.shape) == (None, 6, 6), lam.shape
+    # Static shapes with unknown dims come from the core: a known size other than 1 wins,
+    # then unknown, then 1; known sizes that disagree name the label and sizes.
+    layer = sgk.Einsum("...ij,...jk->...ik")
+    assert tuple(layer.compute_output_shape([(None, 1, 4, 5), (None, 7, 5, 3)])) == (None, 7, 4, 3)
+    assert tuple(layer.compute_output_shape([(1, 4, None), (None, 3)])) == (1, 4, 3)
+    try:
+        layer.compute_output_shape([(None, 4, 5), (None, 6, 3)])
+    except ValueError as e:
+        assert "label 'j'" in str(e) and "6" in str(e) and "5" in str(e), e
+    else:
+        raise AssertionError("sizes 5 and 6 of one label were accepted")
     model = keras.Model(x, g)
     for batch in (1, 3):
         f = RNG.standard_normal((batch, 4, 5, 6)).astype("float32")

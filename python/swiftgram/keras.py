@@ -35,8 +35,17 @@ __all__ = ["einsum", "gram", "Gram", "Einsum"]
 
 # --- label algebra: shapes and gradients as einsums (framework independent) -----------
 
-def _labels(subscripts: str, ranks: Sequence[int]) -> tuple[list[list[int]], list[int]]:
-    return _core.parse(subscripts, list(ranks))
+def _static(subscripts: str, shapes) -> tuple:
+    """(labels of each operand's axes, output labels, label -> static size), from the core:
+    a known size other than 1 wins, then unknown, then 1 (a size-1 axis broadcasts against
+    anything); known sizes that disagree raise ValueError. An unknown size is None, or the
+    framework's symbolic dimension where it has one (JAX's shape polymorphism)."""
+    def known(d):
+        return isinstance(d, (int, np.integer))
+    dims = [int(d) if known(d) else -1 for s in shapes for d in s]
+    inputs, output, sizes = _core.parse(subscripts, [len(s) for s in shapes], dims)
+    symbolic = {l: d for term, s in zip(inputs, shapes) for l, d in zip(term, s) if d is not None and not known(d)}
+    return inputs, output, {l: symbolic.get(l) if sizes[l] is None else sizes[l] for term in inputs for l in term}
 
 
 def _spec(inputs: Sequence[Sequence[int]], output: Sequence[int]) -> str:
@@ -50,23 +59,9 @@ def _spec(inputs: Sequence[Sequence[int]], output: Sequence[int]) -> str:
     return ",".join("".join(names[l] for l in t) for t in inputs) + "->" + "".join(names[l] for l in output)
 
 
-def _static_sizes(inputs, shapes) -> dict:
-    """Label -> static size: a known size other than 1 wins, then unknown (None), then 1
-    (a size-1 axis broadcasts against anything)."""
-    def weight(d):
-        return 0 if d == 1 else 1 if d is None else 2
-    sizes: dict = {}
-    for labels, shape in zip(inputs, shapes):
-        for lab, d in zip(labels, shape):
-            if lab not in sizes or weight(d) > weight(sizes[lab]):
-                sizes[lab] = d
-    return sizes
-
-
 def _output_shape(subscripts: str, shapes) -> tuple:
-    inputs, output = _labels(subscripts, [len(s) for s in shapes])
-    sizes = _static_sizes(inputs, shapes)
-    return tuple(sizes.get(l) for l in output)
+    _, output, sizes = _static(subscripts, shapes)
+    return tuple(sizes[l] for l in output)
 
 
 def _gradient(subscripts: str, alpha: float, xs: list, dy: Any, k: int, shapes, einsum_op) -> Any:
@@ -74,14 +69,13 @@ def _gradient(subscripts: str, alpha: float, xs: list, dy: Any, k: int, shapes, 
     and constants: a ones vector brings back a label summed only in operand k, an identity
     matrix puts a repeated label's gradient on the diagonal, and a size-1 axis of operand
     k that broadcast against a larger one sums that label away."""
-    inputs, output = _labels(subscripts, [len(s) for s in shapes])
-    sizes = _static_sizes(inputs, shapes)
+    inputs, output, sizes = _static(subscripts, shapes)
     fresh = iter(range(1000, 2000))
     terms = [list(output)] + [list(inputs[j]) for j in range(len(xs)) if j != k]
     operands = [dy] + [xs[j] for j in range(len(xs)) if j != k]
     # Labels the other operands carry at full size (a size-1 axis there only broadcasts).
     other_shapes = [tuple(shapes[j]) for j in range(len(xs)) if j != k]
-    available = {l for l, d in zip(output, _output_shape(subscripts, shapes)) if d != 1}
+    available = {l for l in output if sizes[l] != 1}
     for t, shape in zip(terms[1:], other_shapes):
         available |= {l for l, d in zip(t, shape) if d != 1}
     out_labels, seen = [], set()

@@ -49,7 +49,7 @@ static int add_codes(PyObject *m) {
 
 static PyMethodDef methods[] = {
     {"plan", py_plan, METH_VARARGS, "plan(subscripts, ndims, shapes, strategy, path, memory_limit) -> plan"},
-    {"parse", py_parse, METH_VARARGS, "parse(subscripts, ndims) -> (input labels, output labels)"},
+    {"parse", py_parse, METH_VARARGS, "parse(subscripts, ndims[, flat_shapes]) -> (input labels, output labels[, label sizes])"},
     {"plan_info", py_plan_info, METH_O, "plan_info(plan) -> (output_shape, is_view)"},
     {"view_strides", py_view_strides, METH_VARARGS, "view_strides(plan, strides) -> output strides (elements)"},
     {"output_order", py_output_order, METH_VARARGS, "output_order(plan, strides) -> axes fastest first (order='K')"},

@@ -65,34 +65,52 @@ PyObject *py_plan(PyObject *self, PyObject *args) {
     return cap;
 }
 
-/* parse(subscripts, ndims) -> (labels of every operand's axes, output labels) */
+/* A tuple of ints; negative values become None (a dimension known only at run time). */
+static PyObject *int64_tuple(const int64_t *v, int64_t n, int negative_is_none) {
+    PyObject *t = PyTuple_New(n);
+    for (int64_t i = 0; t && i < n; i++) {
+        PyObject *item = negative_is_none && v[i] < 0 ? (Py_INCREF(Py_None), Py_None) : PyLong_FromLongLong(v[i]);
+        if (!item) { Py_CLEAR(t); break; }
+        PyTuple_SET_ITEM(t, i, item);
+    }
+    return t;
+}
+
+/* parse(subscripts, ndims[, flat_shapes]) -> (labels of each operand's axes, output labels)
+ * or, with shapes (-1: unknown), (..., ..., size of each label or None) */
 PyObject *py_parse(PyObject *self, PyObject *args) {
     const char *subscripts;
-    PyObject *ndims_o;
-    if (!PyArg_ParseTuple(args, "sO", &subscripts, &ndims_o)) return NULL;
-    Py_ssize_t nops;
-    int64_t *ndims = int64_array(ndims_o, &nops, "ndims must be a sequence");
+    PyObject *ndims_o, *shapes_o = NULL;
+    if (!PyArg_ParseTuple(args, "sO|O", &subscripts, &ndims_o, &shapes_o)) return NULL;
+    Py_ssize_t nops, nshape = 0;
+    int64_t *ndims = int64_array(ndims_o, &nops, "ndims must be a sequence"), *shapes = NULL;
     if (!ndims) return NULL;
+    if (shapes_o && !(shapes = int64_array(shapes_o, &nshape, "shapes must be a sequence"))) {
+        PyMem_Free(ndims);
+        return NULL;
+    }
     Py_ssize_t total = 0;
     for (Py_ssize_t i = 0; i < nops; i++) total += ndims[i] > 0 && ndims[i] <= 64 ? ndims[i] : 0;
-    int64_t *labels = PyMem_Malloc(sizeof(int64_t) * (total + 1)), out[128], out_ndim = 0;
+    int64_t *labels = PyMem_Malloc(sizeof(int64_t) * (total + 1)), out[128], out_ndim = 0, sizes[SG_MAX_LABELS];
     char err[ERRLEN] = {0};
-    PyObject *result = NULL;
-    if (!labels) { PyMem_Free(ndims); return PyErr_NoMemory(); }
-    int32_t rc = sg_parse(subscripts, nops, ndims, labels, out, &out_ndim, err, ERRLEN);
+    PyObject *result = NULL, *ins = NULL;
+    if (!labels) { PyErr_NoMemory(); goto done; }
+    int32_t rc = shapes && nshape != total
+        ? (snprintf(err, ERRLEN, "einsum: shapes do not match ranks"), SG_ERR_VALUE)
+        : sg_parse(subscripts, nops, ndims, shapes, labels, out, &out_ndim, shapes ? sizes : NULL, err, ERRLEN);
     if (rc != SG_OK) { raise_sg(rc, err); goto done; }
-    PyObject *ins = PyList_New(nops), *outs = PyList_New(out_ndim);
-    if (!ins || !outs) { Py_XDECREF(ins); Py_XDECREF(outs); goto done; }
-    for (Py_ssize_t k = 0, at = 0; k < nops; k++) {
-        PyObject *l = PyList_New(ndims[k]);
-        if (!l) { Py_DECREF(ins); Py_DECREF(outs); goto done; }
-        for (int64_t d = 0; d < ndims[k]; d++) PyList_SET_ITEM(l, d, PyLong_FromLongLong(labels[at++]));
-        PyList_SET_ITEM(ins, k, l);
+    if (!(ins = PyTuple_New(nops))) goto done;
+    for (Py_ssize_t k = 0, at = 0; k < nops; at += ndims[k], k++) {
+        PyObject *t = int64_tuple(labels + at, ndims[k], 0);
+        if (!t) goto done;
+        PyTuple_SET_ITEM(ins, k, t);
     }
-    for (int64_t d = 0; d < out_ndim; d++) PyList_SET_ITEM(outs, d, PyLong_FromLongLong(out[d]));
-    result = Py_BuildValue("(NN)", ins, outs);
+    result = shapes ? Py_BuildValue("(ONN)", ins, int64_tuple(out, out_ndim, 0), int64_tuple(sizes, SG_MAX_LABELS, 1))
+                    : Py_BuildValue("(ON)", ins, int64_tuple(out, out_ndim, 0));
 done:
+    Py_XDECREF(ins);
     PyMem_Free(ndims);
+    PyMem_Free(shapes);
     PyMem_Free(labels);
     return result;
 }
@@ -105,10 +123,7 @@ PyObject *py_plan_info(PyObject *self, PyObject *arg) {
     int64_t shape[128];
     if (nd > 128) return raise_sg(SG_ERR_VALUE, "einsum: output has more than 128 dimensions");
     sg_plan_output_shape(plan, shape);
-    PyObject *t = PyTuple_New(nd);
-    if (!t) return NULL;
-    for (int64_t i = 0; i < nd; i++) PyTuple_SET_ITEM(t, i, PyLong_FromLongLong(shape[i]));
-    return Py_BuildValue("(NOO)", t, sg_plan_is_view(plan) ? Py_True : Py_False,
+    return Py_BuildValue("(NOO)", int64_tuple(shape, nd, 0), sg_plan_is_view(plan) ? Py_True : Py_False,
                          sg_plan_ends_in_shared_contraction(plan) ? Py_True : Py_False);
 }
 
@@ -133,10 +148,7 @@ static PyObject *strides_answer(PyObject *args, StridesAnswer answer, int view_o
     int64_t nd = sg_plan_output_ndim(plan), out[128];
     answer(plan, strides, out);
     PyMem_Free(strides);
-    PyObject *t = PyTuple_New(nd);
-    if (!t) return NULL;
-    for (int64_t i = 0; i < nd; i++) PyTuple_SET_ITEM(t, i, PyLong_FromLongLong(out[i]));
-    return t;
+    return int64_tuple(out, nd, 0);
 }
 
 /* view_strides(plan, operand_strides_in_elements) -> output strides in elements */
