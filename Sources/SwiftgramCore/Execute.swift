@@ -135,22 +135,7 @@ extension Plan {
             for k in 0..<shapes.count { slots[k] = UnsafeMutableRawPointer(mutating: data[k]) }
             slots[b.slotCount - 1] = output
             defer { for i in shapes.count..<b.slotCount - 1 { free(slots[i]) } }
-            switch dtype {
-            case .bool: try run(Bool.self, b, slots, alpha)
-            case .int8: try run(Int8.self, b, slots, alpha)
-            case .int16: try run(Int16.self, b, slots, alpha)
-            case .int32: try run(Int32.self, b, slots, alpha)
-            case .int64: try run(Int64.self, b, slots, alpha)
-            case .uint8: try run(UInt8.self, b, slots, alpha)
-            case .uint16: try run(UInt16.self, b, slots, alpha)
-            case .uint32: try run(UInt32.self, b, slots, alpha)
-            case .uint64: try run(UInt64.self, b, slots, alpha)
-            case .float16: try run(Float16.self, b, slots, alpha)
-            case .float32: try run(Float.self, b, slots, alpha)
-            case .float64: try run(Double.self, b, slots, alpha)
-            case .complex64: try run(Complex<Float>.self, b, slots, alpha)
-            case .complex128: try run(Complex<Double>.self, b, slots, alpha)
-            }
+            try run(dtype.elementType, b, slots, alpha)
         }
     }
 

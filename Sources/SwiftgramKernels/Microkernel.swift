@@ -72,6 +72,27 @@ public struct Microkernel<T> {
     }
 }
 
+extension Microkernel where T: BinaryFloatingPoint {
+    /// The kernel set of one SIMD vector type V: a `rows` x 2V register block, its one-vector
+    /// narrow form, and packing's transposes at V's width and at each narrower type given.
+    /// Always inlined, so every closure is specialised in the calling ISA module, under its
+    /// flags.
+    @inlinable @inline(__always)
+    public init<V: SIMD>(_: V.Type, fused: Bool, rows: Int = microkernelRows,
+                         narrower: [(lanes: Int, run: TransposeFunction<T>)] = []) where V.Scalar == T {
+        self.init(mr: rows, nr: 2 * V.scalarCount,
+                  run: { simdMicrokernel(V.self, fused: fused, rows: rows, $0) },
+                  narrow: { simdMicrokernel(V.self, fused: fused, rows: rows, vectors: 1, $0) },
+                  transposes: [(V.scalarCount, { simdTranspose(V.self, $0, $1, $2, $3) })] + narrower)
+    }
+}
+
+/// Packing's transposition at W's width, for `Microkernel.init(_:fused:rows:narrower:)`.
+@inlinable @inline(__always)
+public func transpose<W: SIMD>(_: W.Type) -> (lanes: Int, run: TransposeFunction<W.Scalar>) {
+    (W.scalarCount, { simdTranspose(W.self, $0, $1, $2, $3) })
+}
+
 /// How many k steps ahead a tile packing B (Tile.bCopy) fetches the operand's rows.
 public let bCopyAhead = 16
 

@@ -20,14 +20,10 @@ static PyObject *py_isa(PyObject *self, PyObject *unused) {
     return PyUnicode_FromString(sg_isa_name());
 }
 
+static int64_t config_text(const void *unused, char *out, int64_t cap) { return sg_config_report(out, cap); }
+
 static PyObject *py_config_report(PyObject *self, PyObject *unused) {
-    int64_t n = sg_config_report(NULL, 0);
-    char *buf = PyMem_Malloc(n);
-    if (!buf) return PyErr_NoMemory();
-    sg_config_report(buf, n);
-    PyObject *s = PyUnicode_FromString(buf);
-    PyMem_Free(buf);
-    return s;
+    return core_text(config_text, NULL);
 }
 
 /* The header's codes, for Python: DTYPE_CODES (NumPy dtype name -> SG_*), PATH_STRATEGIES

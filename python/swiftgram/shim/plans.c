@@ -173,9 +173,8 @@ PyObject *py_plan_path(PyObject *self, PyObject *arg) {
     PyObject *list = PyList_New(0);
     for (int64_t i = 0; list && i < n; ) {
         int64_t len = flat[i++];
-        PyObject *t = PyTuple_New(len);
+        PyObject *t = int64_tuple(flat + i, len, 0);
         if (!t) { Py_CLEAR(list); break; }
-        for (int64_t j = 0; j < len; j++) PyTuple_SET_ITEM(t, j, PyLong_FromLongLong(flat[i + j]));
         i += len;
         if (PyList_Append(list, t) < 0) Py_CLEAR(list);
         Py_DECREF(t);
@@ -184,17 +183,22 @@ PyObject *py_plan_path(PyObject *self, PyObject *arg) {
     return list;
 }
 
-/* plan_report(plan) -> str */
-PyObject *py_plan_report(PyObject *self, PyObject *arg) {
-    void *plan = get_plan(arg);
-    if (!plan) return NULL;
-    int64_t n = sg_plan_report(plan, NULL, 0);
+/* A text answer of the core: fill(ctx, out, cap) writes at most cap bytes with the NUL and
+ * returns the length it needs. */
+PyObject *core_text(int64_t (*fill)(const void *, char *, int64_t), const void *ctx) {
+    int64_t n = fill(ctx, NULL, 0);
     char *buf = PyMem_Malloc(n);
     if (!buf) return PyErr_NoMemory();
-    sg_plan_report(plan, buf, n);
+    fill(ctx, buf, n);
     PyObject *s = PyUnicode_FromString(buf);
     PyMem_Free(buf);
     return s;
+}
+
+/* plan_report(plan) -> str */
+PyObject *py_plan_report(PyObject *self, PyObject *arg) {
+    void *plan = get_plan(arg);
+    return plan ? core_text(sg_plan_report, plan) : NULL;
 }
 
 /* The dtype code a buffer's format describes, or -1. */

@@ -28,6 +28,8 @@ PyObject *raise_sg(int32_t code, const char *msg);
 void plan_destructor(PyObject *capsule);
 void *get_plan(PyObject *obj);
 int64_t *int64_array(PyObject *seq, Py_ssize_t *n, const char *what);
+/* A text answer of the core (sg_plan_report, sg_config_report) as a str. */
+PyObject *core_text(int64_t (*fill)(const void *, char *, int64_t), const void *ctx);
 PyObject *py_plan(PyObject *self, PyObject *args);
 PyObject *py_parse(PyObject *self, PyObject *args);
 PyObject *py_plan_info(PyObject *self, PyObject *arg);
