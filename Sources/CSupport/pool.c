@@ -1,9 +1,9 @@
 /* A small persistent thread pool for the engine's parallel loops.
  *
- * Why not Dispatch's concurrentPerform: after ~50 ms idle its workers are parked and the
- * next call often runs its iterations on the calling thread alone (measured: a Gram that
- * takes 2.8 ms back to back took 6 ms after a pause). Here workers sleep on a condition
- * variable and are woken for each job; the caller works too.
+ * Why not Dispatch's concurrentPerform: after a short idle its workers are parked and the
+ * next call often runs its iterations on the calling thread alone (docs/performance.md,
+ * "Thread pool"). Here workers sleep on a condition variable and are woken for each job;
+ * the caller works too.
  *
  * One job at a time: a caller that finds the pool busy (another Python thread, or a
  * nested call) runs its iterations itself. After fork() the child starts with an empty
@@ -39,9 +39,8 @@ static _Atomic uint64_t cursor = 0;
 static _Atomic int64_t done = 0;  /* items of the current job completed */
 
 /* Items are handed out one at a time, so a thread that wakes late simply takes fewer, and
- * the caller waits only for the items taken, never for a helper still waking: on a virtual
- * CPU the host has parked, that took a scheduler tick (3-4 ms) after short pauses (the
- * 3000x3000 outer product called after 0.05-0.2 s of idling: median 4.2 -> 2.9 ms). */
+ * the caller waits only for the items taken, never for a helper still waking (on a virtual
+ * CPU the host has parked, that can take a scheduler tick; docs/performance.md). */
 static void run_items(uint32_t tag, sg_pool_fn fn, void *ctx, int64_t n, int worker) {
     for (;;) {
         uint64_t c = atomic_load(&cursor);

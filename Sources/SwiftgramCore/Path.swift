@@ -40,8 +40,8 @@ public enum PathStrategy: Equatable {
     case explicit([[Int]])
 }
 
-/// Largest operand count `.auto` searches exhaustively (3^n subset splits, under 0.3 ms
-/// once per signature at 8); greedy beyond.
+/// Largest operand count `.auto` searches exhaustively (3^n subset splits, once per
+/// signature; its cost at 8 is in docs/performance.md); greedy beyond.
 public let autoOptimalLimit = 8
 
 /// Largest operand count `.optimal` searches exhaustively; beyond it the subset search

@@ -11,13 +11,13 @@ before each call. A longer run:
 import argparse
 import os
 import sys
-import warnings
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import swiftgram
+from oracle import LAYOUTS, make_operand, numpy_einsum, outcome
 
 CASE_FILE = os.environ.get("SWIFTGRAM_FUZZ_CASE", "")
 ALPHABET = "abcA.,->$ 1"
@@ -50,35 +50,12 @@ def cases(draw):
         shape = [draw(st.sampled_from([sizes["a"], sizes["b"], 1, 2, 0])) for _ in range(rank)]
         shapes.append(shape)
     dtype = draw(st.sampled_from(DTYPES))
-    layout = draw(st.sampled_from(["c", "f", "rev", "bcast"]))
+    layout = draw(st.sampled_from(LAYOUTS))
     optimize = draw(st.sampled_from(OPTIMIZE))
     out_kind = draw(st.sampled_from([None, None, "right", "wrong_shape", "wrong_dtype", "readonly", "strided"]))
     kw_dtype = draw(st.sampled_from([None, None, "float64", "int8", "float32"]))
     casting = draw(st.sampled_from(["safe", "safe", "unsafe", "same_kind", "bogus"]))
     return subscripts, shapes, dtype, layout, optimize, out_kind, kw_dtype, casting, draw(st.integers(0, 2**31))
-
-
-def make(shape, dtype, layout, rng):
-    base = rng.integers(-2, 3, size=shape)
-    if dtype == "U1":
-        return base.astype("U1")
-    a = base.astype(dtype) if dtype != "object" else base.astype(object)
-    if layout == "f" and a.ndim:
-        a = np.asfortranarray(a)
-    elif layout == "rev" and a.ndim:
-        a = a[(slice(None, None, -1),) * a.ndim]
-    elif layout == "bcast" and a.ndim and all(d > 0 for d in shape):
-        a = np.broadcast_to(a[:1], shape)
-    return a
-
-
-def outcome(fn):
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return fn(), None
-    except Exception as e:  # noqa: BLE001 - the type is what is compared
-        return None, e
 
 
 # Where swiftgram is deliberately stricter than NumPy, it must raise this instead.
@@ -102,42 +79,13 @@ def make_out(kind, r):
     return None
 
 
-def numpy_einsum(subscripts, ops, **kw):
-    """numpy.einsum's outcome; where its plain path rejects a call that its optimize path
-    accepts (an explicit output without '...' sums the broadcast dims), the latter. Not for
-    a casting error: the optimize path's BLAS steps write into out= ignoring `casting`
-    ('...a,...a' of float32 into an int8 out= under 'safe')."""
-    ref, err = outcome(lambda: np.einsum(subscripts, *ops, **kw))
-    if err is not None and not isinstance(err, TypeError):
-        alt, alt_err = outcome(lambda: np.einsum(subscripts, *ops, optimize="greedy", **kw))
-        out, casting, dtype = kw.get("out"), kw.get("casting"), kw.get("dtype")
-        rule = casting in ("no", "equiv", "safe", "same_kind", "unsafe")
-        if alt is not None and out is not None and ops and rule \
-                and not np.can_cast(dtype or np.result_type(*ops), out.dtype, casting):
-            # The same blind spot without BLAS: '...,...->' of empty float32 operands into an
-            # int8 out= under 'safe' (the plain path rejects the subscripts instead).
-            return None, [err, TypeError("the result cannot be cast to out= under this rule")]
-        if alt is not None and dtype is not None and rule:
-            # NumPy 2's optimize path multiplies in the operands' type and casts after, so
-            # uint8 '...,...->' with dtype=float64 wraps (2 * [1, 0, 255] sums to 0, not
-            # 512); dtype= means computing in that type, as its plain path does.
-            if not all(np.can_cast(o.dtype, dtype, casting) for o in ops):
-                return None, [err, TypeError("an operand cannot be cast to dtype= under this rule")]
-            rest = {k: v for k, v in kw.items() if k != "dtype"}
-            alt, alt_err = outcome(lambda: np.einsum(subscripts, *[o.astype(dtype) for o in ops], optimize="greedy", **rest))
-        if alt is not None:
-            return alt, None
-        return None, [err, alt_err]
-    return ref, err and [err]
-
-
 def check(case):
     subscripts, shapes, dtype, layout, optimize, out_kind, kw_dtype, casting, seed = case
     if CASE_FILE:
         with open(CASE_FILE, "w") as f:
             f.write(repr(case))
     rng = np.random.default_rng(seed)
-    ops = [make(s, dtype, layout, rng) for s in shapes]
+    ops = [make_operand(s, dtype, layout, rng) for s in shapes]
     kw = {"casting": casting}
     if kw_dtype:
         kw["dtype"] = kw_dtype
