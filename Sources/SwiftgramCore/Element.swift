@@ -15,15 +15,6 @@ public enum DType: CaseIterable {
     case float16, float32, float64, complex64, complex128
 
     public var name: String { String(describing: self) }
-
-    /// The Swift type of each dtype's elements, in case order: adding a dtype is one case
-    /// above, one type here and one code in sg_codes.h.
-    static let elementTypes: [any Element.Type] = [
-        Bool.self, Int8.self, Int16.self, Int32.self, Int64.self, UInt8.self, UInt16.self, UInt32.self, UInt64.self,
-        Float16.self, Float.self, Double.self, Complex<Float>.self, Complex<Double>.self,
-    ]
-
-    var elementType: any Element.Type { DType.elementTypes[DType.allCases.firstIndex(of: self)!] }
 }
 
 public protocol Accumulator {

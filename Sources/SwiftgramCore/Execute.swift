@@ -135,7 +135,16 @@ extension Plan {
             for k in 0..<shapes.count { slots[k] = UnsafeMutableRawPointer(mutating: data[k]) }
             slots[b.slotCount - 1] = output
             defer { for i in shapes.count..<b.slotCount - 1 { free(slots[i]) } }
-            try run(dtype.elementType, b, slots, alpha)
+            // Each element type by name, so every run is specialised (a type opened from a
+            // list at run time would run the unspecialised generic code, ~100x slower).
+            switch dtype {
+            case .float16: try run(Float16.self, b, slots, alpha)
+            case .float32: try run(Float.self, b, slots, alpha)
+            case .float64: try run(Double.self, b, slots, alpha)
+            case .complex64: try run(Complex<Float>.self, b, slots, alpha)
+            case .complex128: try run(Complex<Double>.self, b, slots, alpha)
+            default: try runIntegers(dtype, b, slots, alpha)
+            }
         }
     }
 
@@ -234,6 +243,21 @@ extension Plan {
             }
         }
         return Binding(key: strides + outputStrides, steps: bound, slotCount: outSlot + 1)
+    }
+
+    private func runIntegers(_ dtype: DType, _ b: Binding, _ slots: UnsafeMutablePointer<UnsafeMutableRawPointer?>,
+                             _ alpha: Double) throws(EinsumError) {
+        switch dtype {
+        case .bool: try run(Bool.self, b, slots, alpha)
+        case .int8: try run(Int8.self, b, slots, alpha)
+        case .int16: try run(Int16.self, b, slots, alpha)
+        case .int32: try run(Int32.self, b, slots, alpha)
+        case .int64: try run(Int64.self, b, slots, alpha)
+        case .uint8: try run(UInt8.self, b, slots, alpha)
+        case .uint16: try run(UInt16.self, b, slots, alpha)
+        case .uint32: try run(UInt32.self, b, slots, alpha)
+        default: try run(UInt64.self, b, slots, alpha)  // .uint64, the one integer type left
+        }
     }
 
     private func run<E: Element>(_: E.Type, _ binding: Binding, _ slots: UnsafeMutablePointer<UnsafeMutableRawPointer?>,
