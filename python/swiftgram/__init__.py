@@ -9,9 +9,10 @@ import sys as _sys
 
 from . import _core
 from ._einsum import einsum, einsum_path, gram
+from ._tensordot import tensordot
 
 __version__ = "0.1.0"
-__all__ = ["einsum", "einsum_path", "gram", "set_num_threads", "get_num_threads", "isa", "show_config",
+__all__ = ["einsum", "einsum_path", "gram", "tensordot", "set_num_threads", "get_num_threads", "isa", "show_config",
            "__version__"]
 
 
@@ -46,6 +47,20 @@ def __getattr__(name):
         return importlib.import_module(".keras", __name__)
     raise AttributeError(f"module 'swiftgram' has no attribute {name!r}")
 
+
+def _register_with_threadpoolctl() -> None:
+    """Makes threadpoolctl list and limit swiftgram's threads, where threadpoolctl (3.5 or
+    later: its register()) is installed; nothing is imported when it is not."""
+    import importlib.util
+    if "threadpoolctl" not in _sys.modules and importlib.util.find_spec("threadpoolctl") is None:
+        return
+    import threadpoolctl
+    if hasattr(threadpoolctl, "register"):
+        from ._threadpoolctl import SwiftgramController
+        threadpoolctl.register(SwiftgramController)
+
+
+_register_with_threadpoolctl()
 
 if "keras" in _sys.modules:
     # Keras is in use: register the layers now, so keras.models.load_model finds them.
