@@ -181,7 +181,7 @@ public func sg_plan_execute(
     _ p: UnsafeRawPointer?, _ dtype: Int32, _ data: UnsafePointer<UnsafeRawPointer?>?,
     _ shapes: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ outData: UnsafeMutableRawPointer?,
     _ outShape: UnsafePointer<Int64>?, _ outStrides: UnsafePointer<Int64>?,
-    _ alpha: Double, _ err: UnsafeMutablePointer<CChar>?, _ errlen: Int64
+    _ alpha: Double, _ accumulate: Int32, _ err: UnsafeMutablePointer<CChar>?, _ errlen: Int64
 ) -> Int32 {
     do throws(EinsumError) {
         guard let p, let outData else { throw .value("einsum: invalid arguments to sg_plan_execute") }
@@ -209,7 +209,8 @@ public func sg_plan_execute(
             let oshape = (0..<ond).map { Int(outShape![$0]) }
             throw .value("einsum: output has shape \(oshape) but the result has shape \(pl.outputShape)")
         }
-        try pl.execute(dtype: dt, data: data, strides: strides, output: outData, outputStrides: outStrides, alpha: alpha)
+        try pl.execute(dtype: dt, data: data, strides: strides, output: outData, outputStrides: outStrides, alpha: alpha,
+                       accumulate: accumulate != 0)
         return 0
     } catch {
         return report(error, err, errlen)

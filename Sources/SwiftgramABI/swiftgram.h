@@ -66,12 +66,13 @@ int64_t sg_plan_report(const void *plan, char *out, int64_t cap);
  * place in the flattened `shapes` / `strides` arrays (ranks as planned); the output has
  * out_shape / out_strides. Shapes must equal the planned ones (checked: a mismatch is an
  * error, never an out-of-bounds read). The output must not overlap any operand. alpha
- * scales the result (must be 1 for integer and bool dtypes). Safe to call concurrently
- * on one plan. */
+ * scales the result (must be 1 for integer and bool dtypes). accumulate != 0 adds the
+ * result to what out holds (out += alpha * result: partial sums of blocks), else it is
+ * overwritten. Safe to call concurrently on one plan. */
 int32_t sg_plan_execute(const void *plan, int32_t dtype, const void *const *data,
                         const int64_t *shapes, const int64_t *strides, void *out,
                         const int64_t *out_shape, const int64_t *out_strides,
-                        double alpha, char *err, int64_t errlen);
+                        double alpha, int32_t accumulate, char *err, int64_t errlen);
 
 /* Engine threads per call (n <= 0: all cores), and the micro-kernel ISA in use. */
 void sg_set_num_threads(int64_t n);

@@ -98,7 +98,9 @@ final class BindingCache {
 extension Plan {
     /// Runs the contraction. `alpha` scales the result (the Gram's 1/(h*w)); it must be 1
     /// for integer and bool types.
-    public func execute(dtype: DType, operands: [TensorArg], output: TensorArg, alpha: Double = 1) throws(EinsumError) {
+    /// With `accumulate` the result is added to what the output holds (out += alpha * result).
+    public func execute(dtype: DType, operands: [TensorArg], output: TensorArg, alpha: Double = 1,
+                        accumulate: Bool = false) throws(EinsumError) {
         if operands.count != shapes.count {
             throw .value("einsum: plan expects \(shapes.count) operands, got \(operands.count)")
         }
@@ -110,7 +112,8 @@ extension Plan {
         }
         let data: [UnsafeRawPointer?] = operands.map { UnsafeRawPointer($0.data) }
         let strides = operands.flatMap(\.strides).map(Int64.init), outStrides = output.strides.map(Int64.init)
-        try execute(dtype: dtype, data: data, strides: strides, output: output.data, outputStrides: outStrides, alpha: alpha)
+        try execute(dtype: dtype, data: data, strides: strides, output: output.data, outputStrides: outStrides, alpha: alpha,
+                    accumulate: accumulate)
     }
 
     /// Runs the contraction on raw arguments: one data pointer per operand, every operand's
@@ -118,7 +121,7 @@ extension Plan {
     /// has checked the shapes).
     public func execute(dtype: DType, data: UnsafePointer<UnsafeRawPointer?>, strides: UnsafePointer<Int64>?,
                         output: UnsafeMutableRawPointer, outputStrides: UnsafePointer<Int64>?,
-                        alpha: Double = 1) throws(EinsumError) {
+                        alpha: Double = 1, accumulate: Bool = false) throws(EinsumError) {
         if outputCount == 0 { return }
         let count = operandStrideCount
         var binding = bindings.get { $0.matches(strides, count, outputStrides) }
@@ -129,6 +132,7 @@ extension Plan {
             binding = b
         }
         let b = binding!
+        let into = accumulate ? (0..<outputShape.count).map { Int(outputStrides![$0]) } : nil
         try withUnsafeTemporaryAllocation(of: UnsafeMutableRawPointer?.self, capacity: b.slotCount) { buffer throws(EinsumError) in
             let slots = buffer.baseAddress!
             slots.initialize(repeating: nil, count: b.slotCount)
@@ -138,12 +142,12 @@ extension Plan {
             // Each element type by name, so every run is specialised (a type opened from a
             // list at run time would run the unspecialised generic code, ~100x slower).
             switch dtype {
-            case .float16: try run(Float16.self, b, slots, alpha)
-            case .float32: try run(Float.self, b, slots, alpha)
-            case .float64: try run(Double.self, b, slots, alpha)
-            case .complex64: try run(Complex<Float>.self, b, slots, alpha)
-            case .complex128: try run(Complex<Double>.self, b, slots, alpha)
-            default: try runIntegers(dtype, b, slots, alpha)
+            case .float16: try run(Float16.self, b, slots, alpha, into)
+            case .float32: try run(Float.self, b, slots, alpha, into)
+            case .float64: try run(Double.self, b, slots, alpha, into)
+            case .complex64: try run(Complex<Float>.self, b, slots, alpha, into)
+            case .complex128: try run(Complex<Double>.self, b, slots, alpha, into)
+            default: try runIntegers(dtype, b, slots, alpha, into)
             }
         }
     }
@@ -246,39 +250,65 @@ extension Plan {
     }
 
     private func runIntegers(_ dtype: DType, _ b: Binding, _ slots: UnsafeMutablePointer<UnsafeMutableRawPointer?>,
-                             _ alpha: Double) throws(EinsumError) {
+                             _ alpha: Double, _ into: [Int]?) throws(EinsumError) {
         switch dtype {
-        case .bool: try run(Bool.self, b, slots, alpha)
-        case .int8: try run(Int8.self, b, slots, alpha)
-        case .int16: try run(Int16.self, b, slots, alpha)
-        case .int32: try run(Int32.self, b, slots, alpha)
-        case .int64: try run(Int64.self, b, slots, alpha)
-        case .uint8: try run(UInt8.self, b, slots, alpha)
-        case .uint16: try run(UInt16.self, b, slots, alpha)
-        case .uint32: try run(UInt32.self, b, slots, alpha)
-        default: try run(UInt64.self, b, slots, alpha)  // .uint64, the one integer type left
+        case .bool: try run(Bool.self, b, slots, alpha, into)
+        case .int8: try run(Int8.self, b, slots, alpha, into)
+        case .int16: try run(Int16.self, b, slots, alpha, into)
+        case .int32: try run(Int32.self, b, slots, alpha, into)
+        case .int64: try run(Int64.self, b, slots, alpha, into)
+        case .uint8: try run(UInt8.self, b, slots, alpha, into)
+        case .uint16: try run(UInt16.self, b, slots, alpha, into)
+        case .uint32: try run(UInt32.self, b, slots, alpha, into)
+        default: try run(UInt64.self, b, slots, alpha, into)  // .uint64, the one integer type left
         }
     }
 
+    /// Runs the bound steps; `into` (the output's strides) asks for the result to be added
+    /// to the output: the GEMM adds in its kernel, a loop step writes a scratch copy first.
     private func run<E: Element>(_: E.Type, _ binding: Binding, _ slots: UnsafeMutablePointer<UnsafeMutableRawPointer?>,
-                                 _ alpha: Double) throws(EinsumError) {
+                                 _ alpha: Double, _ into: [Int]?) throws(EinsumError) {
         func data(_ s: Int) -> UnsafeMutablePointer<E> { slots[s]!.assumingMemoryBound(to: E.self) }
         for step in binding.steps {
             if let count = step.allocate {
                 slots[step.c] = UnsafeMutableRawPointer(try allocate(E.self, count: count, what: "an intermediate of \(count) elements"))
             }
             let scale = E.Acc(scale: step.scaled ? alpha : 1)
+            let adds = into != nil && step.c == binding.slotCount - 1
             switch step.work {
+            case .loop(let nest) where adds:
+                try addInto(data(step.c), shape: outputShape, strides: into!) { c in
+                    nest.run(a: data(step.a), b: step.b.map { data($0) }, c: c, alpha: scale)
+                }
             case .loop(let nest):
                 nest.run(a: data(step.a), b: step.b.map { data($0) }, c: data(step.c), alpha: scale)
             case .gemm(let layout):
-                try gemmKernel(a: data(step.a), b: data(step.b!), c: data(step.c), layout: layout, alpha: scale)
+                try gemmKernel(a: data(step.a), b: data(step.b!), c: data(step.c), layout: layout, alpha: scale,
+                               accumulate: adds)
             }
             for s in step.frees {
                 free(slots[s])
                 slots[s] = nil
             }
         }
+    }
+}
+
+/// out += what `body` writes through a pointer laid out as `out` (shape, element strides):
+/// body writes a scratch block covering the output's span, which is then added in.
+private func addInto<E: Element>(_ out: UnsafeMutablePointer<E>, shape: [Int], strides: [Int],
+                                 _ body: (UnsafeMutablePointer<E>) -> Void) throws(EinsumError) {
+    var (lo, hi) = (0, 0)
+    for (n, st) in zip(shape, strides) where n > 0 { (lo, hi) = st < 0 ? (lo + (n - 1) * st, hi) : (lo, hi + (n - 1) * st) }
+    let scratch = try allocate(E.self, count: hi - lo + 1, what: "a scratch result of \(hi - lo + 1) elements")
+    defer { deallocate(scratch) }
+    let base = scratch - lo
+    body(base)
+    let dims = zip(shape, strides).map { Dim(size: $0, a: $1, b: 0, c: $1) }
+    var o = Odometer(dims)
+    for _ in 0..<shape.reduce(1, *) {
+        out[o.c] = E(acc: E.Acc.add(out[o.c].acc, base[o.a].acc))
+        o.next()
     }
 }
 

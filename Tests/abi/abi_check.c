@@ -44,7 +44,7 @@ static void check_matmul_strided(void) {
     const void *data[2] = {at, b};
     int64_t strides[4] = {1, I, K, 1};  /* operand 0 is at transposed: (i, j) at j*I + i */
     int64_t out_strides[2] = {K, 1};
-    rc = sg_plan_execute(plan, SG_FLOAT64, data, shapes, strides, out, oshape, out_strides, alpha,
+    rc = sg_plan_execute(plan, SG_FLOAT64, data, shapes, strides, out, oshape, out_strides, alpha, 0,
                          err, sizeof err);
     CHECK(rc == SG_OK, "execute: %d %s", rc, err);
     double worst = 0;
@@ -54,7 +54,7 @@ static void check_matmul_strided(void) {
 
     /* A shape other than the planned one is an error, never an out-of-bounds read. */
     int64_t wrong[4] = {I, J + 1, J + 1, K};
-    rc = sg_plan_execute(plan, SG_FLOAT64, data, wrong, strides, out, oshape, out_strides, 1.0,
+    rc = sg_plan_execute(plan, SG_FLOAT64, data, wrong, strides, out, oshape, out_strides, 1.0, 0,
                          err, sizeof err);
     CHECK(rc == SG_ERR_VALUE && strlen(err) > 0, "shape mismatch: rc %d, message '%s'", rc, err);
 
@@ -84,11 +84,15 @@ static void check_int32_sum(void) {
     CHECK(rc == SG_OK, "plan: %s", err);
     if (!plan) return;
     const void *data[1] = {a};
-    rc = sg_plan_execute(plan, SG_INT32, data, shapes, strides, out, oshape, ostrides, 1.0, err, sizeof err);
+    rc = sg_plan_execute(plan, SG_INT32, data, shapes, strides, out, oshape, ostrides, 1.0, 0, err, sizeof err);
     CHECK(rc == SG_OK, "execute: %s", err);
     for (int j = 0; j < 6; j++) CHECK(out[j] == expect[j], "column %d: %d != %d", j, out[j], expect[j]);
+    /* accumulate: the sum is added to what out holds. */
+    rc = sg_plan_execute(plan, SG_INT32, data, shapes, strides, out, oshape, ostrides, 1.0, 1, err, sizeof err);
+    CHECK(rc == SG_OK, "execute, accumulating: %s", err);
+    for (int j = 0; j < 6; j++) CHECK(out[j] == 2 * expect[j], "accumulated column %d: %d != %d", j, out[j], 2 * expect[j]);
     /* alpha must be 1 for integers. */
-    rc = sg_plan_execute(plan, SG_INT32, data, shapes, strides, out, oshape, ostrides, 2.0, err, sizeof err);
+    rc = sg_plan_execute(plan, SG_INT32, data, shapes, strides, out, oshape, ostrides, 2.0, 0, err, sizeof err);
     CHECK(rc != SG_OK && strlen(err) > 0, "integer alpha accepted");
     sg_plan_destroy(plan);
 }

@@ -84,7 +84,11 @@ def _prepare(subscripts: str, arrays: list, dtype: Any, casting: str, optimize: 
 
 
 def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str, casting: str,
-              optimize: Any, alpha: float = 1.0, allow_view: bool = True, fast_key: Any = None):
+              optimize: Any, alpha: float = 1.0, allow_view: bool = True, fast_key: Any = None,
+              accumulate: bool = False):
+    """einsum's work after argument parsing; with ``accumulate`` the result is added to
+    ``out`` (out += alpha * result: the core adds in its kernels where out is usable in
+    place, else NumPy adds a computed result)."""
     if not isinstance(order, str) or order.upper() not in ORDERS:
         raise ValueError(f"einsum: order must be one of 'C', 'F', 'A', or 'K' (got {order!r})")
     order = order.upper()  # NumPy takes any case
@@ -147,9 +151,11 @@ def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str,
     else:
         target = aligned_empty(shape, dt, _output_order(order, p.plan, len(shape), arrays))
     if target.size:
-        _core.execute(p.plan, p.code, inputs, target, float(alpha))
+        _core.execute(p.plan, p.code, inputs, target, float(alpha), accumulate and target is out)
     if out is not None:
-        if target is not out:
+        if target is not out and accumulate:
+            np.add(out, target, out=out, casting="unsafe")
+        elif target is not out:
             np.copyto(out, target, casting="unsafe")
         return out
     return target[()] if target.ndim == 0 else target

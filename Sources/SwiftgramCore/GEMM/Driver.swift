@@ -4,9 +4,10 @@
 import CSupport
 import SwiftgramKernels
 
-/// Runs one step on the packed GEMM engine.
+/// Runs one step on the packed GEMM engine; with `accumulate` the product is added to what
+/// `c` holds (beta = 1), in the micro-kernel's stores.
 func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeMutablePointer<E>,
-                            layout l: GemmLayout, alpha: E.Acc) throws(EinsumError) {
+                            layout l: GemmLayout, alpha: E.Acc, accumulate: Bool = false) throws(EinsumError) {
     let kernel = E.Acc.microkernel
     let MR = kernel.mr, NR = kernel.nr
     let (aRows, aK, bRows, bK, cRows, cCols) = (l.aRows, l.aK, l.bRows, l.bK, l.cRows, l.cCols)
@@ -14,7 +15,8 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
     let batch = l.batch, nb = l.nb
     if M == 0 || N == 0 || nb == 0 { return }
     if K == 0 {
-        // Empty sum: the result is zero.
+        // Empty sum: the result is zero (nothing to add).
+        if accumulate { return }
         var o = Odometer(batch)
         for _ in 0..<nb {
             for i in 0..<M { for j in 0..<N { c[o.c + cRows[i] + cCols[j]] = E(acc: E.Acc.zero) } }
@@ -22,7 +24,8 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
         }
         return
     }
-    let symmetric = a == b && M == N && aRows == bRows && aK == bK
+    // A symmetric product computes one triangle and mirrors it: not where it adds into c.
+    let symmetric = !accumulate && a == b && M == N && aRows == bRows && aK == bK
         && batch.allSatisfy { $0.a == $0.b }
     let whole = Blocking(E.Acc.self, mr: MR, nr: NR, n: N, k: K)
     let schedule = gemmSchedule(batch: nb, M: M, N: N, K: K, kc: whole.kc, threads: Threads.count, symmetric: symmetric)
@@ -61,7 +64,7 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
         if schedule.kind == .batch {
             parallelFor(nb, threads: workers) { bi, w in
                 let o = Odometer(batch, start: bi)
-                g.serial(a: a + o.a, b: b + o.b, out: view(o), m0: 0, m1: M, k0: 0, k1: K, ws: ws[w])
+                g.serial(a: a + o.a, b: b + o.b, out: view(o), m0: 0, m1: M, k0: 0, k1: K, accumulate: accumulate, ws: ws[w])
                 if symmetric { g.mirror(c + o.c, rows: 0..<M) }  // while this product is in cache
             }
         } else if let grid {
@@ -73,7 +76,7 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
                     g.serial(a: a + at.a, b: b + at.b, out: view(at),
                              m0: min(M, rowPanels * row / grid.rows * MR), m1: min(M, rowPanels * (row + 1) / grid.rows * MR),
                              n0: min(N, colPanels * col / grid.cols * NR), n1: min(N, colPanels * (col + 1) / grid.cols * NR),
-                             k0: 0, k1: K, ws: ws[w])
+                             k0: 0, k1: K, accumulate: accumulate, ws: ws[w])
                 }
                 o.next()
             }
@@ -98,6 +101,11 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
                         var s = E.Acc.zero
                         for w in 0..<workers { s = E.Acc.add(s, ws[w].tile[MR * NR + i * N + j]) }
                         let v = E(acc: s.scaled(by: alpha))
+                        if accumulate {
+                            let dst = cc + cRows[i] + cCols[j]
+                            dst.pointee = E(acc: E.Acc.add(dst.pointee.acc, s.scaled(by: alpha)))
+                            continue
+                        }
                         cc[cRows[i] + cCols[j]] = v
                         if symmetric { cc[cRows[j] + cCols[i]] = v }
                     }

@@ -168,7 +168,7 @@ static PyObject *fast_call(PyObject *sub, PyObject *const *ops, Py_ssize_t nops,
         char err[ERRLEN] = {0};
         Py_BEGIN_ALLOW_THREADS
         rc = sg_plan_execute(PyCapsule_GetPointer(plan, PLAN_NAME), code, data, shapes, strides,
-                             PyArray_DATA(o), out_shape, out_strides, alpha, err, ERRLEN);
+                             PyArray_DATA(o), out_shape, out_strides, alpha, 0, err, ERRLEN);
         Py_END_ALLOW_THREADS
         Py_DECREF(plan);
         if (rc != SG_OK) { Py_DECREF(out); return raise_sg(rc, err); }
