@@ -57,10 +57,10 @@ def split_arguments(args: tuple) -> tuple[str, list]:
     if isinstance(args[0], bytes):
         return args[0].decode("ascii"), list(args[1:])
     # Sublist form: op0, sub0, op1, sub1, ..., [output sublist]
-    args = list(args)
-    output = args.pop() if len(args) % 2 == 1 else None
-    operands = args[0::2]
-    terms = [_sublist_term(s, f"operand {k}") for k, s in enumerate(args[1::2])]
+    items = list(args)
+    output = items.pop() if len(items) % 2 == 1 else None
+    operands = items[0::2]
+    terms = [_sublist_term(s, f"operand {k}") for k, s in enumerate(items[1::2])]
     subscripts = ",".join(terms)
     if output is not None:
         subscripts += "->" + _sublist_term(output, "the output")

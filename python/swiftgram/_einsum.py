@@ -1,7 +1,7 @@
 """einsum, einsum_path and gram: NumPy's semantics, computed by the Swift core."""
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Sequence, TypeVar, overload
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -76,9 +76,10 @@ def _prepare(subscripts: str, arrays: list, dtype: Any, casting: str, optimize: 
                             "(supported: bool, int8-64, uint8-64, float16/32/64, complex64/128)")
         dtype_code(a.dtype)
     dt = _result_dtype(arrays, dtype)
+    rule: Any = casting  # validated against CASTINGS by the caller
     cast_error = next((f"einsum: cannot cast operand {k} from dtype('{a.dtype}') to dtype('{dt}') "
                        f"according to the rule '{casting}'"
-                       for k, a in enumerate(arrays) if not np.can_cast(a.dtype, dt, casting)), None)
+                       for k, a in enumerate(arrays) if not np.can_cast(a.dtype, dt, rule)), None)
     shape, is_view, shared = _core.plan_info(plan)
     return _Prepared(plan, tuple(shape), dt, dtype_code(dt), is_view, shared, cast_error)
 
@@ -143,7 +144,8 @@ def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str,
         # swiftgram's own 'auto' has no NumPy route to follow and keeps the rule.
         numpy_ignores_casting = (optimize not in (False, None, "auto") and out.ndim == 0
                                  and p.ends_in_shared_contraction)
-        if not np.can_cast(dt, out.dtype, casting) and not numpy_ignores_casting:
+        rule: Any = casting
+        if not np.can_cast(dt, out.dtype, rule) and not numpy_ignores_casting:
             raise TypeError(f"einsum: cannot cast the result from dtype('{dt}') to the out dtype "
                             f"dtype('{out.dtype}') according to the rule '{casting}'")
         direct = usable_in_place(out, dt) and not any(np.may_share_memory(out, a) for a in inputs)
@@ -161,6 +163,23 @@ def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str,
     return target[()] if target.ndim == 0 else target
 
 
+_Out = TypeVar("_Out", bound=np.ndarray)
+
+
+# The two call forms, each without out= (a new array, or a NumPy scalar for a 0-d result)
+# and with it (out= itself is returned).
+@overload
+def einsum(subscripts: str, /, *operands: Any, out: None = None, dtype: Any = None, order: str = "K",
+           casting: str = "safe", optimize: Any = False) -> Any: ...
+@overload
+def einsum(subscripts: str, /, *operands: Any, out: _Out, dtype: Any = None, order: str = "K",
+           casting: str = "safe", optimize: Any = False) -> _Out: ...
+@overload
+def einsum(operand: Any, sublist: Sequence[Any], /, *operands_and_sublists: Any, out: None = None,
+           dtype: Any = None, order: str = "K", casting: str = "safe", optimize: Any = False) -> Any: ...
+@overload
+def einsum(operand: Any, sublist: Sequence[Any], /, *operands_and_sublists: Any, out: _Out,
+           dtype: Any = None, order: str = "K", casting: str = "safe", optimize: Any = False) -> _Out: ...
 def einsum(*operands: Any, out: np.ndarray | None = None, dtype: Any = None, order: str = "K",
            casting: str = "safe", optimize: Any = False) -> Any:
     """Evaluates the Einstein summation convention on the operands, like ``numpy.einsum``.
@@ -184,7 +203,7 @@ def einsum(*operands: Any, out: np.ndarray | None = None, dtype: Any = None, ord
     return _contract(subscripts, ops, out, dtype, order, casting, optimize)
 
 
-def einsum_path(*operands: Any, optimize: Any = "greedy", einsum_call: bool = False):
+def einsum_path(*operands: Any, optimize: Any = "greedy", einsum_call: bool = False) -> tuple[list[Any], str]:
     """Returns ``(path, report)`` like ``numpy.einsum_path``: the contraction order
     swiftgram uses for these operands (NumPy's list format, starting with 'einsum_path')
     and a printable report of its scaling and FLOP counts."""

@@ -28,15 +28,16 @@ def tensordot(a: Any, b: Any, axes: Axes = 2) -> np.ndarray:
     last N axes of ``a`` with the first N of ``b``; ``axes=(axes_a, axes_b)`` pairs them
     one by one. The result has ``a``'s remaining axes, then ``b``'s, C-ordered, in the
     dtype NumPy gives. Errors name the axes and sizes that do not match."""
+    given: Any = axes
     try:
-        iter(axes)
+        iter(given)
     except TypeError:
-        n = operator.index(axes)
+        n = operator.index(given)
         axes_a, axes_b = list(range(-n, 0)), list(range(n))
     else:
-        if len(axes) != 2:
+        if len(given) != 2:
             raise ValueError(f"tensordot: axes must be an int or a pair of axis sequences, got {axes!r}")
-        axes_a, axes_b = _axis_list(axes[0]), _axis_list(axes[1])
+        axes_a, axes_b = _axis_list(given[0]), _axis_list(given[1])
     a, b = np.asarray(a), np.asarray(b)
     if len(axes_a) != len(axes_b):
         raise ValueError(f"shape-mismatch for sum: {len(axes_a)} axes of a against {len(axes_b)} of b")

@@ -61,6 +61,7 @@ def _block(*blocks: Any, subscripts: str, terms: list, contracted: list, counts:
                                        allow_view=False))
         else:
             _contract(subscripts, picked, out, compute_dtype, "C", "safe", optimize, alpha=alpha, accumulate=True)
+    assert out is not None  # blockwise hands every task at least one block of each operand
     return out
 
 
