@@ -108,6 +108,89 @@ def check_second_order():
     np.testing.assert_allclose(hvp(sgk.einsum), hvp(ops.einsum), rtol=1e-3, atol=1e-3)
 
 
+def random_spec(rng):
+    """A random two- or three-operand contraction: labels summed, kept, repeated within an
+    operand, of size 1 or broadcast from size 1, '...' with broadcast dims, explicit or
+    implicit output."""
+    sizes = {l: int(rng.integers(1, 4)) for l in "abcde"}
+    ell = [int(rng.integers(1, 3)) for _ in range(int(rng.integers(0, 3)))] if rng.random() < 0.25 else None
+    terms, shapes = [], []
+    for _ in range(int(rng.integers(2, 4))):
+        labels = list(rng.choice(list("abcde"), size=int(rng.integers(0, 4))))
+        if labels and rng.random() < 0.1:
+            labels.append(labels[0])  # a repeated label: a diagonal
+        shape = [1 if labels.count(l) == 1 and rng.random() < 0.15 else sizes[l] for l in labels]
+        term = "".join(labels)
+        if ell is not None and rng.random() < 0.7:
+            k = int(rng.integers(0, len(ell) + 1))
+            term = "..." + term
+            shape = [1 if rng.random() < 0.2 else d for d in ell[len(ell) - k:]] + shape
+        terms.append(term)
+        shapes.append(tuple(shape))
+    spec = ",".join(terms)
+    if rng.random() < 0.8:
+        present = sorted({c for t in terms for c in t if c.isalpha()})
+        out = list(rng.permutation(present))[:int(rng.integers(0, len(present) + 1))]
+        if any("..." in t for t in terms):
+            out.insert(int(rng.integers(0, len(out) + 1)), "...")
+        spec += "->" + "".join(out)
+    return spec, shapes
+
+
+def check_random_gradients(count=int(os.environ.get("SWIFTGRAM_GRADIENT_SPECS", "1000"))):
+    """First-order gradients of `count` random specs, and second-order ones of every tenth,
+    against the backend's own einsum (specs its einsum rejects, or reads otherwise than
+    NumPy, are drawn again)."""
+    rng = np.random.default_rng(11)
+    checked = second = 0
+    while checked < count:
+        spec, shapes = random_spec(rng)
+        xs = [rng.standard_normal(s) for s in shapes]
+        try:
+            y_ref, g_ref = value_and_grads(lambda *t: ops.einsum(spec, *t), xs)
+        except Exception:  # noqa: BLE001 - the framework's einsum cannot express this spec
+            continue
+        want = np.einsum(spec, *xs)
+        if np.shape(y_ref) != want.shape or not np.allclose(y_ref, want, rtol=1e-9, atol=1e-9):
+            continue  # the framework reads this spec otherwise than NumPy (TF: implicit output order)
+        y, g = value_and_grads(lambda *t: sgk.einsum(spec, *t), xs)
+        np.testing.assert_allclose(y, y_ref, rtol=1e-9, atol=1e-9, err_msg=f"{spec} {shapes}")
+        for k, (a, b) in enumerate(zip(g, g_ref)):
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9, err_msg=f"{spec} {shapes}: operand {k}")
+        if checked % 10 == 0:
+            h = second_order(lambda *t: sgk.einsum(spec, *t), xs)
+            h_ref = second_order(lambda *t: ops.einsum(spec, *t), xs)
+            np.testing.assert_allclose(h, h_ref, rtol=1e-8, atol=1e-8, err_msg=f"{spec} {shapes}: second order")
+            second += 1
+        checked += 1
+    print(f"{backend()}: {checked} random specs, {second} of them to second order", flush=True)
+
+
+def second_order(fn, xs):
+    """d/dx0 of sum((d/dx0 sum(fn(x0, *rest)**2))**2), the other operands held fixed."""
+    b = backend()
+    if b == "tensorflow":
+        import tensorflow as tf
+        t = tf.Variable(xs[0])
+        with tf.GradientTape() as outer:
+            with tf.GradientTape() as inner:
+                loss = tf.reduce_sum(fn(t, *xs[1:]) ** 2)
+            g = inner.gradient(loss, t)
+            s = tf.reduce_sum(g * g)
+        return np.asarray(outer.gradient(s, t))
+    if b == "jax":
+        import jax
+        import jax.numpy as jnp
+        g = jax.grad(lambda t: jnp.sum(fn(t, *xs[1:]) ** 2))
+        return np.asarray(jax.grad(lambda t: jnp.sum(g(t) ** 2))(xs[0]))
+    import torch
+    t = torch.tensor(xs[0], requires_grad=True)
+    loss = (fn(t, *[torch.tensor(x) for x in xs[1:]]) ** 2).sum()
+    (g,) = torch.autograd.grad(loss, t, create_graph=True)
+    (h,) = torch.autograd.grad((g * g).sum(), t)
+    return h.numpy()
+
+
 def gram_model(use_layer, einsum=None, h=4, w=5, c=6):
     """A small style-transfer-like model: conv features -> Gram -> dense."""
     keras.utils.set_random_seed(3)
@@ -230,7 +313,7 @@ def check_layers_declare_jit_support():
     assert sgk.Einsum("ij->ji").supports_jit is expected
 
 
-CHECKS = [check_forward_and_gradients, check_second_order, check_lambda_training_matches_backend_einsum,
+CHECKS = [check_forward_and_gradients, check_second_order, check_random_gradients, check_lambda_training_matches_backend_einsum,
           check_layers_save_reload_and_keep_training, check_gram_layer_options,
           check_dynamic_batch_and_static_shapes, check_mixed_precision, check_float64,
           check_layers_declare_jit_support]

@@ -95,9 +95,10 @@ def _gradient(subscripts: str, alpha: float, xs: list, dy: Any, k: int, shapes, 
             out_labels.append(f)
         else:
             seen.add(lab)
-            if lab not in available and dim != 1:
-                # Summed only in operand k (or only broadcast elsewhere): every element
-                # gets the same gradient.
+            if lab not in available:
+                # Summed only in operand k (or of size 1 or only broadcast elsewhere): every
+                # element gets the same gradient; a ones vector of the axis' length (1
+                # too) brings the label back.
                 terms.append([lab])
                 operands.append(ops.ones((_dim(xs[k], axis),), dtype=dy.dtype))
                 available.add(lab)
