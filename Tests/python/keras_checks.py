@@ -191,6 +191,100 @@ def second_order(fn, xs):
     return h.numpy()
 
 
+def check_symbolic_tensors_outside_layers():
+    """Keras tensors straight into sgk.einsum / sgk.gram (no Lambda), as keras.ops.einsum
+    takes them: shapes and dtypes inferred, the model computes the same values."""
+    x = keras.Input((4, 5, 6))
+    y = sgk.einsum("bhwc,bhwd->bcd", x, x, alpha=0.5)
+    g = sgk.gram(x)
+    ref = ops.einsum("bhwc,bhwd->bcd", x, x)
+    assert isinstance(y, keras.KerasTensor) and tuple(y.shape) == tuple(ref.shape) == (None, 6, 6), y.shape
+    assert y.dtype == ref.dtype and tuple(g.shape) == (None, 6, 6)
+    model = keras.Model(x, [y, g])
+    f = RNG.standard_normal((3, 4, 5, 6)).astype("float32")
+    got_y, got_g = model.predict(f, verbose=0)
+    want = np.einsum("bhwc,bhwd->bcd", f, f)
+    np.testing.assert_allclose(got_y, want / 2, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got_g, want / 20, rtol=1e-5, atol=1e-5)
+
+
+def check_int8_dtype_as_keras():
+    a = RNG.integers(-128, 128, (5, 40)).astype("int8")
+    b = RNG.integers(-128, 128, (40, 3)).astype("int8")
+    y, ref = sgk.einsum("ij,jk->ik", a, b), ops.einsum("ij,jk->ik", a, b)
+    assert keras.backend.standardize_dtype(y.dtype) == keras.backend.standardize_dtype(ref.dtype) == "int32"
+    np.testing.assert_array_equal(ops.convert_to_numpy(y), a.astype(np.int64) @ b.astype(np.int64))
+
+
+def check_errors_are_value_errors():
+    """Bad subscripts and sizes are a ValueError on every backend, under jax.jit too."""
+    a, b = np.ones((2, 3), "float32"), np.ones((4, 5), "float32")
+    calls = [lambda: sgk.einsum("ij,jk->iq", a, a.T), lambda: sgk.einsum("ij,jk->ik", a, b),
+             lambda: sgk.einsum("ij,jk,->ik", a, b)]
+    if backend() == "jax":
+        import jax
+        calls += [lambda: jax.jit(lambda x, y: sgk.einsum("ij,jk->ik", x, y))(a, b),
+                  lambda: jax.jit(lambda x: sgk.einsum("ij->iq", x))(a)]
+    for call in calls:
+        try:
+            call()
+        except ValueError:
+            continue
+        except Exception as e:  # noqa: BLE001 - the kind is the point
+            raise AssertionError(f"{backend()}: {type(e).__name__} instead of ValueError: {e}") from e
+        raise AssertionError(f"{backend()}: no error")
+
+
+def check_same_operand_gram_gradient_is_one_product():
+    """gram(F) and einsum(s, F, F): the gradient of the shared F is one einsum (at dG and
+    its transpose), and matches the backend's einsum to first and second order."""
+    x = RNG.standard_normal((2, 3, 4, 5))
+    calls = []
+    real = sgk._gradient
+    sgk._gradient = lambda *a, **k: calls.append(a[4]) or real(*a, **k)
+    try:
+        for spec in ("ahwm,ahwn->amn", "ij,kj->ik", "bij,bik->bjk"):
+            xs = [x.reshape(2, 12, 5)] if spec.startswith("b") else [x.reshape(24, 5)] if spec[0] == "i" else [x]
+            calls.clear()
+            y, g = value_and_grads(lambda t: sgk.einsum(spec, t, t), xs)
+            assert calls == [0], f"{spec}: gradients taken for operands {calls}"
+            y_ref, g_ref = value_and_grads(lambda t: ops.einsum(spec, t, t), xs)
+            np.testing.assert_allclose(y, y_ref, rtol=1e-10, err_msg=spec)
+            np.testing.assert_allclose(g[0], g_ref[0], rtol=1e-9, atol=1e-9, err_msg=spec)
+            np.testing.assert_allclose(second_order(lambda t: sgk.einsum(spec, t, t), xs),
+                                       second_order(lambda t: ops.einsum(spec, t, t), xs), rtol=1e-8, atol=1e-8)
+        _, g = value_and_grads(lambda t: sgk.gram(t), [x])
+        _, g_ref = value_and_grads(lambda t: ops.einsum("ahwm,ahwn->amn", t, t) / 12, [x])
+        np.testing.assert_allclose(g[0], g_ref[0], rtol=1e-9, atol=1e-9)
+    finally:
+        sgk._gradient = real
+
+
+def check_torch_compile_fullgraph():
+    """torch.compile(fullgraph=True) over sgk.einsum and sgk.gram, values and gradients
+    against torch.einsum (the op is registered when swiftgram.keras is imported)."""
+    if backend() != "torch":
+        return
+    import torch
+
+    def f(x, w):
+        return (sgk.einsum("ahwm,mn->ahwn", x, w) ** 2).sum() + sgk.gram(x).sum()
+
+    def ref(x, w):
+        return (torch.einsum("ahwm,mn->ahwn", x, w) ** 2).sum() + (torch.einsum("ahwm,ahwn->amn", x, x) / 12).sum()
+
+    x0 = torch.tensor(RNG.standard_normal((2, 3, 4, 5)), requires_grad=True)
+    w0 = torch.tensor(RNG.standard_normal((5, 6)), requires_grad=True)
+    compiled = torch.compile(f, fullgraph=True)
+    out = compiled(x0, w0)
+    gx, gw = torch.autograd.grad(out, (x0, w0))
+    want = ref(x0, w0)
+    rx, rw = torch.autograd.grad(want, (x0, w0))
+    np.testing.assert_allclose(out.detach().numpy(), want.detach().numpy(), rtol=1e-10)
+    np.testing.assert_allclose(gx.numpy(), rx.numpy(), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(gw.numpy(), rw.numpy(), rtol=1e-9, atol=1e-9)
+
+
 def gram_model(use_layer, einsum=None, h=4, w=5, c=6):
     """A small style-transfer-like model: conv features -> Gram -> dense."""
     keras.utils.set_random_seed(3)
@@ -313,7 +407,8 @@ def check_layers_declare_jit_support():
     assert sgk.Einsum("ij->ji").supports_jit is expected
 
 
-CHECKS = [check_forward_and_gradients, check_second_order, check_random_gradients, check_lambda_training_matches_backend_einsum,
+CHECKS = [check_torch_compile_fullgraph, check_forward_and_gradients, check_same_operand_gram_gradient_is_one_product, check_symbolic_tensors_outside_layers,
+          check_int8_dtype_as_keras, check_errors_are_value_errors, check_second_order, check_random_gradients, check_lambda_training_matches_backend_einsum,
           check_layers_save_reload_and_keep_training, check_gram_layer_options,
           check_dynamic_batch_and_static_shapes, check_mixed_precision, check_float64,
           check_layers_declare_jit_support]

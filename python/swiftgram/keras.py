@@ -20,6 +20,7 @@ such models with ``jit_compile=False``. On JAX the callback works under ``jax.ji
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import keras
@@ -117,22 +118,63 @@ def _forward_np(subscripts: str, alpha: float, *arrays: np.ndarray) -> np.ndarra
                                 alpha=alpha, allow_view=False))
 
 
-# --- one differentiable op per backend ---------------------------------------------------
+def _pair_permutation(subscripts: str, shape) -> list | None:
+    """For einsum(subscripts, x, x): the permutation of the output's axes that swapping the
+    two operands' roles makes (the Gram's m and n), or None where swapping them is no
+    relabelling of the output. Then d/dx = the first operand's gradient, taken at
+    dy + dy transposed by it: one product instead of two."""
+    inputs, output, _ = _static(subscripts, [shape, shape])
+    if len(inputs) != 2 or len(inputs[0]) != len(inputs[1]):
+        return None
+    swap: dict = {}
+    for p, q in zip(*inputs):
+        for a, b in ((p, q), (q, p)):
+            if swap.setdefault(a, b) != b:
+                return None
+    if sorted(swap.get(l, l) for l in output) != sorted(output) or any(l not in swap for l in output):
+        return None
+    return [list(output).index(swap[l]) for l in output]
 
-def _tf_op(subscripts: str, xs: list, alpha: float):
+
+def _swaps_into_relabelling(subscripts: str, shape: tuple) -> bool:
+    return _pair_permutation(subscripts, shape) is not None
+
+
+if keras.backend.backend() == "torch":
+    import torch
+    # A constant of the subscripts and static shape: torch.compile evaluates it while
+    # tracing instead of tracing into the core's parser.
+    _swaps_into_relabelling = torch.compiler.assume_constant_result(_swaps_into_relabelling)
+
+
+def _gradients(subscripts: str, alpha: float, xs: list, dy: Any, shapes, einsum_op, pair: bool) -> list:
+    """The gradient for each input of the op: for a pair op (one tensor used as both
+    operands) the one gradient of the shared tensor."""
+    if pair:
+        perm = _pair_permutation(subscripts, shapes[0])
+        both = [xs[0], xs[0]]
+        return [_gradient(subscripts, alpha, both, dy + ops.transpose(dy, perm), 0, [shapes[0]] * 2, einsum_op)]
+    return [_gradient(subscripts, alpha, list(xs), dy, k, shapes, einsum_op) for k in range(len(xs))]
+
+
+# --- one differentiable op per backend ---------------------------------------------------
+# Each takes (subscripts, xs, alpha, pair); a pair op gets one tensor and contracts it with
+# itself (the same-operand Gram), so its gradient is one product (see _pair_permutation).
+
+def _tf_op(subscripts: str, xs: list, alpha: float, pair: bool = False):
     import tensorflow as tf
 
     shapes = [tuple(x.shape) for x in xs]
-    out_shape = _output_shape(subscripts, shapes)
+    out_shape = _output_shape(subscripts, shapes * 2 if pair else shapes)
 
     @tf.custom_gradient
     def op(*xs):
-        y = tf.numpy_function(lambda *a: _forward_np(subscripts, alpha, *a), list(xs), Tout=xs[0].dtype,
-                              stateful=False, name="swiftgram_einsum")
+        y = tf.numpy_function(lambda *a: _forward_np(subscripts, alpha, *(a * 2 if pair else a)), list(xs),
+                              Tout=xs[0].dtype, stateful=False, name="swiftgram_einsum")
         y.set_shape(out_shape)
 
         def grad(dy):
-            return [_gradient(subscripts, alpha, list(xs), dy, k, shapes, _tf_op) for k in range(len(xs))]
+            return _gradients(subscripts, alpha, list(xs), dy, shapes, _tf_op, pair)
         return y, grad
     return op(*xs)
 
@@ -140,15 +182,15 @@ def _tf_op(subscripts: str, xs: list, alpha: float):
 _jax_ops: dict = {}
 
 
-def _jax_op(subscripts: str, xs: list, alpha: float):
+def _jax_op(subscripts: str, xs: list, alpha: float, pair: bool = False):
     import jax
 
-    key = (subscripts, alpha)
+    key = (subscripts, alpha, pair)
     if key not in _jax_ops:
         def forward(xs):
-            shape = _output_shape(subscripts, [x.shape for x in xs])
+            shape = _output_shape(subscripts, [x.shape for x in xs] * (2 if pair else 1))
             result = jax.ShapeDtypeStruct(shape, xs[0].dtype)
-            return jax.pure_callback(lambda *a: _forward_np(subscripts, alpha, *a), result, *xs,
+            return jax.pure_callback(lambda *a: _forward_np(subscripts, alpha, *(a * 2 if pair else a)), result, *xs,
                                      vmap_method="sequential")
 
         op = jax.custom_vjp(forward)
@@ -159,43 +201,45 @@ def _jax_op(subscripts: str, xs: list, alpha: float):
             return op(xs), xs
 
         def bwd(xs, dy):
-            shapes = [x.shape for x in xs]
-            return (tuple(_gradient(subscripts, alpha, list(xs), dy, k, shapes, _jax_op) for k in range(len(xs))),)
+            return (tuple(_gradients(subscripts, alpha, list(xs), dy, [x.shape for x in xs], _jax_op, pair)),)
         op.defvjp(fwd, bwd)
         _jax_ops[key] = op
     return _jax_ops[key](tuple(xs))
 
 
-_torch_op = None
-
-
-def _torch_einsum(subscripts: str, xs: list, alpha: float):
-    global _torch_op
+def _define_torch_op():
+    """Registers the torch op (swiftgram::einsum) and its autograd formula. Runs when this
+    module is imported with the torch backend, so the op exists before any call, also
+    before the first call of a function compiled with torch.compile(fullgraph=True)."""
     import torch
 
-    if _torch_op is None:
-        @torch.library.custom_op("swiftgram::einsum", mutates_args=(),
-                                 schema="(str subscripts, float alpha, Tensor[] xs) -> Tensor")
-        def op(subscripts, alpha, xs):
-            arrays = [x.detach().cpu().numpy() for x in xs]
-            return torch.from_numpy(_forward_np(subscripts, alpha, *arrays)).to(xs[0].device)
+    @torch.library.custom_op("swiftgram::einsum", mutates_args=(),
+                             schema="(str subscripts, float alpha, bool pair, Tensor[] xs) -> Tensor")
+    def op(subscripts, alpha, pair, xs):
+        arrays = [x.detach().cpu().numpy() for x in xs] * (2 if pair else 1)
+        return torch.from_numpy(_forward_np(subscripts, alpha, *arrays)).to(xs[0].device)
 
-        @op.register_fake
-        def _(subscripts, alpha, xs):
-            return xs[0].new_empty(_output_shape(subscripts, [tuple(x.shape) for x in xs]))
+    @op.register_fake
+    def _(subscripts, alpha, pair, xs):
+        return xs[0].new_empty(_output_shape(subscripts, [tuple(x.shape) for x in xs] * (2 if pair else 1)))
 
-        def setup_context(ctx, inputs, output):
-            ctx.subscripts, ctx.alpha, xs = inputs
-            ctx.save_for_backward(*xs)
+    def setup_context(ctx, inputs, output):
+        ctx.subscripts, ctx.alpha, ctx.pair, xs = inputs
+        ctx.save_for_backward(*xs)
 
-        def backward(ctx, dy):
-            xs = list(ctx.saved_tensors)
-            shapes = [tuple(x.shape) for x in xs]
-            grads = [_gradient(ctx.subscripts, ctx.alpha, xs, dy, k, shapes, _torch_einsum) for k in range(len(xs))]
-            return None, None, grads
-        op.register_autograd(backward, setup_context=setup_context)
-        _torch_op = op
-    return _torch_op(subscripts, float(alpha), list(xs))
+    def backward(ctx, dy):
+        xs = list(ctx.saved_tensors)
+        shapes = [tuple(x.shape) for x in xs]
+        return None, None, None, _gradients(ctx.subscripts, ctx.alpha, xs, dy, shapes, _torch_einsum, ctx.pair)
+    op.register_autograd(backward, setup_context=setup_context)
+    return op
+
+
+_torch_op: Any = _define_torch_op() if keras.backend.backend() == "torch" else None
+
+
+def _torch_einsum(subscripts: str, xs: list, alpha: float, pair: bool = False):
+    return _torch_op(subscripts, float(alpha), pair, list(xs))
 
 
 def _backend_op():
@@ -219,22 +263,54 @@ def einsum(subscripts: str, *tensors: Any, alpha: float = 1.0) -> Any:
     as a dynamic batch stay None). ``alpha`` scales the result inside the kernel.
     Inputs are brought to one dtype; bfloat16 is computed in float32 and cast back.
     """
-    xs = [ops.convert_to_tensor(t) for t in tensors]
+    if any(isinstance(t, keras.KerasTensor) for t in tensors):
+        # Symbolic Keras tensors (a functional model being built): a Keras operation that
+        # infers the output's shape and dtype, as keras.ops.einsum does.
+        return _SymbolicEinsum(subscripts, alpha)(*tensors)
+    # One tensor as both operands of a two-operand einsum whose operands swap into a
+    # relabelling (the same-operand Gram): a pair op, whose gradient is one product.
+    pair = len(tensors) == 2 and tensors[0] is tensors[1] and hasattr(tensors[0], "shape") \
+        and _swaps_into_relabelling(subscripts, tuple(tensors[0].shape))
+    xs = [ops.convert_to_tensor(t) for t in (tensors[:1] if pair else tensors)]
     dtypes = [keras.backend.standardize_dtype(x.dtype) for x in xs]
-    # (keras.backend.result_type folds float64 into floatx on some backends.)
-    dtype = dtypes[0] if len(set(dtypes)) == 1 else keras.backend.result_type(*dtypes)
+    dtype = _result_dtype(dtypes)
     compute = "float32" if dtype == "bfloat16" else dtype
     xs = [ops.cast(x, compute) if d != compute else x for x, d in zip(xs, dtypes)]
-    y = _backend_op()(subscripts, xs, float(alpha))
+    y = _backend_op()(subscripts, xs, float(alpha), pair)
     return ops.cast(y, dtype) if compute != dtype else y
+
+
+def _result_dtype(dtypes: Sequence[str]) -> str:
+    """keras.ops.einsum's result dtype: int8 operands give int32 (summed without wrapping);
+    otherwise the operands' common type (keras.backend.result_type folds float64 into
+    floatx on some backends, so one dtype stays itself)."""
+    if set(dtypes) == {"int8"}:
+        return "int32"
+    return dtypes[0] if len(set(dtypes)) == 1 else keras.backend.result_type(*dtypes)
+
+
+class _SymbolicEinsum(keras.Operation):
+    def __init__(self, subscripts: str, alpha: float):
+        super().__init__()
+        self.subscripts, self.alpha = subscripts, alpha
+
+    def call(self, *tensors):
+        return einsum(self.subscripts, *tensors, alpha=self.alpha)
+
+    def compute_output_spec(self, *tensors):
+        shape = _output_shape(self.subscripts, [tuple(t.shape) for t in tensors])
+        dtype = _result_dtype([keras.backend.standardize_dtype(t.dtype) for t in tensors])
+        return keras.KerasTensor(shape, dtype=dtype)
 
 
 def gram(f1: Any, f2: Any = None, normalize: bool = True) -> Any:
     """The Gram / bilinear-pooling matrix ``G[k,i,j] = sum_{s,t} f1[k,s,t,i] f2[k,s,t,j]``
     of feature maps (batch, *spatial, channels), divided by the number of spatial positions
     when ``normalize``. ``f2=None`` means ``f1``."""
-    f1 = ops.convert_to_tensor(f1)
-    f2 = f1 if f2 is None else ops.convert_to_tensor(f2)
+    def tensor(t):
+        return t if isinstance(t, keras.KerasTensor) else ops.convert_to_tensor(t)
+    f1 = tensor(f1)
+    f2 = f1 if f2 is None else tensor(f2)
     rank = len(f1.shape)
     if rank < 2 or len(f2.shape) != rank:
         raise ValueError(f"gram: f1 {tuple(f1.shape)} and f2 {tuple(f2.shape)} must both have shape "
@@ -245,7 +321,7 @@ def gram(f1: Any, f2: Any = None, normalize: bool = True) -> Any:
     if not normalize:
         return einsum(subscripts, f1, f2)
     if all(d is not None for d in dims):
-        positions = int(np.prod(dims, dtype=np.int64))
+        positions = math.prod([int(d) for d in dims])  # plain ints: torch.compile traces NumPy calls
         return einsum(subscripts, f1, f2, alpha=1.0 / positions if positions else 1.0)
     g = einsum(subscripts, f1, f2)
     positions = ops.prod(ops.cast(ops.shape(f1)[1:-1], g.dtype))
