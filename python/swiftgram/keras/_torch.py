@@ -1,0 +1,42 @@
+"""The torch op: a torch.library custom op with its autograd formula, registered when this
+module is imported (swiftgram.keras imports it under the torch backend)."""
+from __future__ import annotations
+
+from typing import Any
+
+from ._labels import _forward_np, _gradients, _output_shape
+
+
+def _define_torch_op():
+    """Registers the torch op (swiftgram::einsum) and its autograd formula. Runs when this
+    module is imported with the torch backend, so the op exists before any call, also
+    before the first call of a function compiled with torch.compile(fullgraph=True)."""
+    import torch
+
+    @torch.library.custom_op("swiftgram::einsum", mutates_args=(),
+                             schema="(str subscripts, float alpha, bool pair, Tensor[] xs) -> Tensor")
+    def custom(subscripts, alpha, pair, xs):
+        arrays = [x.detach().cpu().numpy() for x in xs] * (2 if pair else 1)
+        return torch.from_numpy(_forward_np(subscripts, alpha, *arrays)).to(xs[0].device)
+
+    @custom.register_fake
+    def _(subscripts, alpha, pair, xs):
+        return xs[0].new_empty(_output_shape(subscripts, [tuple(x.shape) for x in xs] * (2 if pair else 1)))
+
+    def setup_context(ctx, inputs, output):
+        ctx.subscripts, ctx.alpha, ctx.pair, xs = inputs
+        ctx.save_for_backward(*xs)
+
+    def backward(ctx, dy):
+        xs = list(ctx.saved_tensors)
+        shapes = [tuple(x.shape) for x in xs]
+        return None, None, None, _gradients(ctx.subscripts, ctx.alpha, xs, dy, shapes, op, ctx.pair)
+    custom.register_autograd(backward, setup_context=setup_context)
+    return custom
+
+
+_custom: Any = _define_torch_op()
+
+
+def op(subscripts: str, xs: list, alpha: float, pair: bool = False):
+    return _custom(subscripts, float(alpha), pair, list(xs))
