@@ -106,6 +106,7 @@ class SwiftBuildExt(build_ext):
         script.write_text("{\n  global:\n" + "".join(f"    {f};\n" for f in exports) + "  local: *;\n};\n")
         static = swift_static_dir()
         core = temp / f"lib{CORE_LIBRARY}.so"
+        core.unlink(missing_ok=True)  # the compiler skips a link whose objects look older than it
         archive = SCRATCH / "release" / "libSwiftgramABI.a"
         self.compiler.link_shared_object(
             [], str(core),

@@ -27,6 +27,7 @@ extension DType {
         case .float64: c = Int(SG_FLOAT64)
         case .complex64: c = Int(SG_COMPLEX64)
         case .complex128: c = Int(SG_COMPLEX128)
+        case .bfloat16: c = Int(SG_BFLOAT16)
         }
         return Int32(c)
     }

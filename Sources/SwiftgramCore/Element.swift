@@ -12,7 +12,7 @@ import SwiftgramKernels
 /// NumPy dtypes understood by the core (their ABI codes: Codes.swift).
 public enum DType: CaseIterable {
     case bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64
-    case float16, float32, float64, complex64, complex128
+    case float16, float32, float64, complex64, complex128, bfloat16
 
     public var name: String { String(describing: self) }
 }
@@ -73,8 +73,44 @@ extension Double: Accumulator, Element {
 }
 
 extension Float16: Element {
-    @inline(__always) public var acc: Float { Float(self) }
-    @inline(__always) public init(acc: Float) { self.init(acc) }
+    /// Widened with integer and float32 arithmetic the compiler vectorises: the core is
+    /// built for baseline x86-64, where Float(self) is a library call per element (no F16C).
+    /// Shifted into float32's fields, a half's exponent is 112 short (normals and
+    /// subnormals alike); all-ones exponents are infinities and NaNs, payload kept.
+    @inline(__always) public var acc: Float {
+        let em = UInt32(bitPattern & 0x7FFF), sign = UInt32(bitPattern & 0x8000) << 16
+        let finite = Float(bitPattern: em << 13) * 0x1p112
+        let special = Float(bitPattern: (em << 13) | 0x7F80_0000)
+        return Float(bitPattern: (em >= 0x7C00 ? special : finite).bitPattern | sign)
+    }
+    /// Rounded to nearest even the same way, with selects rather than a library call:
+    /// subnormal results are aligned by adding 0.5 (the float32 addition rounds them), normal
+    /// ones rebiased with the rounding carry added into the kept bits, and at or above 65536
+    /// (after rounding) they are infinite; NaN stays a quiet NaN.
+    @inline(__always) public init(acc: Float) {
+        let x = acc.bitPattern, sign = x & 0x8000_0000, a = x ^ sign
+        let subnormal = (Float(bitPattern: a) + 0.5).bitPattern &- 0x3F00_0000
+        let normal = (a &+ 0xC800_0FFF &+ ((a >> 13) & 1)) >> 13
+        let special: UInt32 = a > 0x7F80_0000 ? 0x7E00 : 0x7C00
+        let h = a >= 0x4780_0000 ? special : a < 0x3880_0000 ? subnormal : normal
+        self.init(bitPattern: UInt16(truncatingIfNeeded: h | (sign >> 16)))
+    }
+}
+
+/// bfloat16 (ml_dtypes' and the frameworks'): float32's upper 16 bits. It computes in
+/// float32; results round to nearest even, as ml_dtypes converts, NaN staying NaN.
+public struct BFloat16: Element, Equatable {
+    public var bits: UInt16
+    @inline(__always) public init(bits: UInt16) { self.bits = bits }
+    @inline(__always) public var acc: Float { Float(bitPattern: UInt32(bits) << 16) }
+    @inline(__always) public init(acc: Float) {
+        let b = acc.bitPattern
+        if acc.isNaN {
+            bits = UInt16(truncatingIfNeeded: b >> 16) | 0x40  // quiet, sign kept
+        } else {
+            bits = UInt16(truncatingIfNeeded: (b &+ 0x7FFF &+ ((b >> 16) & 1)) >> 16)
+        }
+    }
 }
 
 // MARK: complex
@@ -164,7 +200,7 @@ func scalarMicrokernel<T: Accumulator>() -> Microkernel<T> {
 extension DType {
     public var isIntegerOrBool: Bool {
         switch self {
-        case .float16, .float32, .float64, .complex64, .complex128: return false
+        case .float16, .float32, .float64, .complex64, .complex128, .bfloat16: return false
         default: return true
         }
     }

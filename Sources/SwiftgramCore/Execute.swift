@@ -147,6 +147,7 @@ extension Plan {
             case .float64: try run(Double.self, b, slots, alpha, into)
             case .complex64: try run(Complex<Float>.self, b, slots, alpha, into)
             case .complex128: try run(Complex<Double>.self, b, slots, alpha, into)
+            case .bfloat16: try run(BFloat16.self, b, slots, alpha, into)
             default: try runIntegers(dtype, b, slots, alpha, into)
             }
         }

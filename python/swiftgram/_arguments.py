@@ -12,24 +12,43 @@ from . import _core
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 # dtype -> code, and optimize strategy -> code: swiftgram.h's values, exported by the shim.
-_CODES = {np.dtype(name): code for name, code in _core.DTYPE_CODES.items()}
+# bfloat16 is ml_dtypes' (NumPy knows it once ml_dtypes is imported): recognised by name.
+_CODES = {np.dtype(name): code for name, code in _core.DTYPE_CODES.items() if name != "bfloat16"}
+_BFLOAT16 = _core.DTYPE_CODES["bfloat16"]
 STRATEGY = _core.PATH_STRATEGIES
 ORDERS = ("C", "F", "A", "K")
 CASTINGS = ("no", "equiv", "safe", "same_kind", "unsafe")
 
 
+def is_bfloat16(dt: Any) -> bool:
+    """ml_dtypes.bfloat16 (kind 'V', 2 bytes, its type number assigned at registration)."""
+    dt = np.dtype(dt)
+    return dt.name == "bfloat16" and dt.kind == "V" and dt.itemsize == 2
+
+
+def _lookup(dt: Any) -> int | None:
+    dt = np.dtype(dt)
+    return _BFLOAT16 if is_bfloat16(dt) else _CODES.get(dt.newbyteorder("=") if dt.kind != "V" else dt)
+
+
 def dtype_supported(dt: np.dtype) -> bool:
-    return np.dtype(dt).newbyteorder("=") in _CODES
+    return _lookup(dt) is not None
 
 
 def dtype_code(dt: np.dtype) -> int:
     """The core's code for ``dt``; TypeError naming the dtype if the core cannot compute it."""
-    code = _CODES.get(np.dtype(dt).newbyteorder("="))
+    code = _lookup(dt)
     if code is None:
         raise TypeError(
             f"swiftgram.einsum does not support dtype {np.dtype(dt)!s} "
-            "(supported: bool, int8-64, uint8-64, float16/32/64, complex64/128)")
+            "(supported: bool, int8-64, uint8-64, float16/32/64, bfloat16, complex64/128)")
     return code
+
+
+def core_buffer(a: np.ndarray) -> np.ndarray:
+    """``a`` as the buffer the shim reads: bfloat16 as its 16 bits (the buffer protocol
+    refuses ml_dtypes' type), everything else as it is."""
+    return a.view(np.uint16) if is_bfloat16(a.dtype) else a
 
 
 def _sublist_term(sub: Any, which: str) -> str:

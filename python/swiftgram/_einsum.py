@@ -7,7 +7,8 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from . import _core
-from ._arguments import CASTINGS, ORDERS, dtype_code, dtype_supported, split_arguments, usable_in_place
+from ._arguments import (CASTINGS, ORDERS, core_buffer, dtype_code, dtype_supported, is_bfloat16, split_arguments,
+                         usable_in_place)
 from ._plans import LRUCache, aligned_empty, get_plan
 
 
@@ -71,9 +72,9 @@ def _prepare(subscripts: str, arrays: list, dtype: Any, casting: str, optimize: 
     # Subscript errors first, then dtype errors: the order numpy.einsum reports them in.
     plan = get_plan(subscripts, [a.shape for a in arrays], optimize)
     for k, a in enumerate(arrays):
-        if a.dtype.kind not in "biufc":
+        if a.dtype.kind not in "biufc" and not is_bfloat16(a.dtype):
             raise TypeError(f"swiftgram.einsum: operand {k} has dtype {a.dtype}, which is not supported "
-                            "(supported: bool, int8-64, uint8-64, float16/32/64, complex64/128)")
+                            "(supported: bool, int8-64, uint8-64, float16/32/64, bfloat16, complex64/128)")
         dtype_code(a.dtype)
     dt = _result_dtype(arrays, dtype)
     rule: Any = casting  # validated against CASTINGS by the caller
@@ -132,7 +133,7 @@ def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str,
         raise TypeError(p.cast_error)
     inputs = [a if usable_in_place(a, dt) else a.astype(dt, order="C") for a in arrays]
     if (out is None and dtype is None and casting == "safe" and type(optimize) in (bool, str) and not p.is_view
-            and all(a is o and a.dtype == dt for a, o in zip(arrays, operands))):
+            and not is_bfloat16(dt) and all(a is o and a.dtype == dt for a, o in zip(arrays, operands))):
         # Validated: later calls with this signature take the shim's fast path (gram()'s
         # under its own key, with its scale; the shim gives those a C-ordered result).
         if fast_key is not None:
@@ -153,7 +154,8 @@ def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str,
     else:
         target = aligned_empty(shape, dt, _output_order(order, p.plan, len(shape), arrays))
     if target.size:
-        _core.execute(p.plan, p.code, inputs, target, float(alpha), accumulate and target is out)
+        _core.execute(p.plan, p.code, [core_buffer(a) for a in inputs], core_buffer(target), float(alpha),
+                      accumulate and target is out)
     if out is not None:
         if target is not out and accumulate:
             np.add(out, target, out=out, casting="unsafe")

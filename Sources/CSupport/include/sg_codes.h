@@ -5,11 +5,11 @@
  * Python shim through swiftgram.h, and Python from the shim (_core.DTYPE_CODES,
  * _core.PATH_STRATEGIES). Values are part of the ABI. */
 
-/* Element types (NumPy dtypes). */
+/* Element types (NumPy dtypes; bfloat16 is ml_dtypes', stored as its 16 bits). */
 enum {
     SG_BOOL = 0, SG_INT8, SG_INT16, SG_INT32, SG_INT64,
     SG_UINT8, SG_UINT16, SG_UINT32, SG_UINT64,
-    SG_FLOAT16, SG_FLOAT32, SG_FLOAT64, SG_COMPLEX64, SG_COMPLEX128
+    SG_FLOAT16, SG_FLOAT32, SG_FLOAT64, SG_COMPLEX64, SG_COMPLEX128, SG_BFLOAT16
 };
 
 /* Error kinds, mapped to Python exceptions by the shim. */

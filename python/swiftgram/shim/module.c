@@ -30,11 +30,11 @@ static PyObject *py_config_report(PyObject *self, PyObject *unused) {
  * (optimize strategy -> SG_PATH_*). */
 static int add_codes(PyObject *m) {
     PyObject *dtypes = Py_BuildValue(
-        "{si,si,si,si,si,si,si,si,si,si,si,si,si,si}",
+        "{si,si,si,si,si,si,si,si,si,si,si,si,si,si,si}",
         "bool", SG_BOOL, "int8", SG_INT8, "int16", SG_INT16, "int32", SG_INT32, "int64", SG_INT64,
         "uint8", SG_UINT8, "uint16", SG_UINT16, "uint32", SG_UINT32, "uint64", SG_UINT64,
         "float16", SG_FLOAT16, "float32", SG_FLOAT32, "float64", SG_FLOAT64,
-        "complex64", SG_COMPLEX64, "complex128", SG_COMPLEX128);
+        "complex64", SG_COMPLEX64, "complex128", SG_COMPLEX128, "bfloat16", SG_BFLOAT16);
     if (!dtypes || PyModule_AddObject(m, "DTYPE_CODES", dtypes) < 0) { Py_XDECREF(dtypes); return -1; }
     PyObject *paths = Py_BuildValue(
         "{si,si,si,si,si}", "left-to-right", SG_PATH_LEFT_TO_RIGHT, "greedy", SG_PATH_GREEDY,

@@ -201,6 +201,10 @@ PyObject *py_plan_report(PyObject *self, PyObject *arg) {
     return plan ? core_text(sg_plan_report, plan) : NULL;
 }
 
+/* Whether a buffer of format code `got` holds elements of `dtype`: its own code, or 16-bit
+ * unsigned words for bfloat16 (the buffer protocol has no bfloat16 format). */
+static int holds(int got, int dtype) { return got == dtype || (dtype == SG_BFLOAT16 && got == SG_UINT16); }
+
 /* The dtype code a buffer's format describes, or -1. */
 static int buffer_dtype(const Py_buffer *b) {
     const char *f = b->format ? b->format : "B";
@@ -262,7 +266,7 @@ PyObject *py_execute(PyObject *self, PyObject *args) {
     if (!views || !data || !shapes || !strides) { PyErr_NoMemory(); goto done; }
     for (; got < nops; got++) {
         if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(ops, got), &views[got], PyBUF_STRIDES | PyBUF_FORMAT) < 0) goto done;
-        if (buffer_dtype(&views[got]) != dtype) {
+        if (!holds(buffer_dtype(&views[got]), dtype)) {
             PyErr_Format(PyExc_TypeError, "einsum: operand %zd has buffer format '%s', not the requested dtype", got, views[got].format);
             got++;
             goto done;
@@ -279,7 +283,7 @@ PyObject *py_execute(PyObject *self, PyObject *args) {
     Py_buffer *out = &views[nops];
     if (PyObject_GetBuffer(out_o, out, PyBUF_STRIDES | PyBUF_FORMAT | PyBUF_WRITABLE) < 0) goto done;
     got++;
-    if (buffer_dtype(out) != dtype) { PyErr_SetString(PyExc_TypeError, "einsum: output buffer does not have the requested dtype"); goto done; }
+    if (!holds(buffer_dtype(out), dtype)) { PyErr_SetString(PyExc_TypeError, "einsum: output buffer does not have the requested dtype"); goto done; }
     if (out->ndim != sg_plan_output_ndim(plan)) { PyErr_SetString(PyExc_ValueError, "einsum: output rank does not match the plan"); goto done; }
     int64_t out_shape[64], out_strides[64];
     Py_ssize_t oat = 0;
