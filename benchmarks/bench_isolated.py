@@ -30,8 +30,18 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Alone in its process, each library keeps its own thread policy: bench.py asks OpenMP to
+# sleep between calls (for the in-process run), which would slow torch here.
+_policy = os.environ.get("OMP_WAIT_POLICY")
+# This machine pins OpenBLAS to an older kernel through OPENBLAS_CORETYPE: not for peers
+# (read when NumPy loads OpenBLAS, so before bench imports NumPy).
+for _var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+    os.environ.pop(_var, None)
 
 import bench  # noqa: E402
+
+if _policy is None:
+    os.environ.pop("OMP_WAIT_POLICY", None)
 
 # Which framework each implementation needs loaded in its process.
 NEEDS = {"tf.einsum": "tf", "torch.einsum": "torch", "jax.jit": "jax"}
@@ -76,7 +86,7 @@ def isolated(args) -> None:
     for r in range(args.rounds):
         for name in names[r % len(names):] + names[:r % len(names)]:
             cmd = [sys.executable, __file__, "--child", name, "--filter", args.filter] + (["--quick"] if args.quick else [])
-            got = json.loads(subprocess.check_output(cmd, text=True, env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE")))
+            got = json.loads(subprocess.check_output(cmd, text=True))
             for key, t in got.items():
                 results.setdefault(key, {}).setdefault(name, []).append(t)
             print(f"  round {r + 1}: {name} done", file=sys.stderr, flush=True)
