@@ -45,10 +45,10 @@ def dtype_code(dt: np.dtype) -> int:
     return code
 
 
-def core_buffer(a: np.ndarray) -> np.ndarray:
-    """``a`` as the buffer the shim reads: bfloat16 as its 16 bits (the buffer protocol
-    refuses ml_dtypes' type), everything else as it is."""
-    return a.view(np.uint16) if is_bfloat16(a.dtype) else a
+def core_buffers(code: int, arrays: list) -> list:
+    """The buffers the shim reads for arrays of the dtype with this code: bfloat16 as its
+    16 bits (the buffer protocol refuses ml_dtypes' type), everything else as it is."""
+    return [a.view(np.uint16) for a in arrays] if code == _BFLOAT16 else arrays
 
 
 def _sublist_term(sub: Any, which: str) -> str:

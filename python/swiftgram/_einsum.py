@@ -7,7 +7,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from . import _core
-from ._arguments import (CASTINGS, ORDERS, core_buffer, dtype_code, dtype_supported, is_bfloat16, split_arguments,
+from ._arguments import (CASTINGS, ORDERS, core_buffers, dtype_code, dtype_supported, is_bfloat16, split_arguments,
                          usable_in_place)
 from ._plans import LRUCache, aligned_empty, get_plan
 
@@ -154,8 +154,9 @@ def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str,
     else:
         target = aligned_empty(shape, dt, _output_order(order, p.plan, len(shape), arrays))
     if target.size:
-        _core.execute(p.plan, p.code, [core_buffer(a) for a in inputs], core_buffer(target), float(alpha),
-                      accumulate and target is out)
+        # Every input was converted to the result dtype: one code check, not one per operand.
+        operands, (result,) = core_buffers(p.code, inputs), core_buffers(p.code, [target])
+        _core.execute(p.plan, p.code, operands, result, float(alpha), accumulate and target is out)
     if out is not None:
         if target is not out and accumulate:
             np.add(out, target, out=out, casting="unsafe")
