@@ -25,6 +25,12 @@ ROOT = Path(__file__).resolve().parent
 SCRATCH = ROOT / ".build-python"
 ABI_HEADER = ROOT / "Sources" / "SwiftgramABI" / "swiftgram.h"
 CORE_LIBRARY = "swiftgram_core"  # libswiftgram_core.so: a name threadpoolctl can match
+# Framework op libraries, each linked to the core (one core per process): their sources.
+# They declare the framework's C ABI themselves, so no framework is needed to build them.
+OP_LIBRARIES = {
+    "swiftgram_xla": ["ops/xla/einsum_handler.c", "ops/common/op_plans.c"],
+    "swiftgram_tf": ["ops/tensorflow/einsum_op.c", "ops/common/op_plans.c"],
+}
 SWIFT_RUNTIME = ["swiftCore", "swift_Concurrency", "swiftDispatch", "dispatch", "BlocksRuntime",
                  "swiftGlibc", "stdc++", "m", "dl", "pthread"]
 
@@ -66,20 +72,37 @@ class SwiftBuildExt(build_ext):
         ext.library_dirs = [str(core.parent)]
         # Relink whenever the core changed (setuptools only watches C sources).
         ext.depends = [str(core), str(ABI_HEADER), "Sources/CSupport/include/sg_codes.h",
-                       "python/swiftgram/shim/shim.h"]
+                       "python/swiftgram/shim/shim.h", *{s for srcs in OP_LIBRARIES.values() for s in srcs}]
         super().build_extension(ext)
         out = Path(self.get_ext_fullpath(ext.name))
         shutil.copy2(core, out.parent / core.name)
+        for name, sources in OP_LIBRARIES.items():
+            op = self.link_op_library(name, sources, core, Path(self.build_temp))
+            shutil.copy2(op, out.parent / op.name)
         missing = {s for s in undefined_symbols(out) if s.startswith("sg_")} - defined_symbols(core)
         if missing:
             sys.exit(f"swiftgram: the extension needs core symbols the core does not export: {sorted(missing)}")
 
     def core_outputs(self) -> list:
-        """(built, in-place) paths of the core library: beside the extension in both."""
+        """(built, in-place) paths of the core and op libraries: beside the extension in both."""
         build_py = self.get_finalized_command("build_py")
-        name = f"lib{CORE_LIBRARY}.so"
+        names = [f"lib{lib}.so" for lib in [CORE_LIBRARY, *OP_LIBRARIES]]
         return [(str(Path(self.build_lib, "swiftgram", name)),
-                 str(Path(build_py.get_package_dir("swiftgram"), name)))]
+                 str(Path(build_py.get_package_dir("swiftgram"), name))) for name in names]
+
+    def link_op_library(self, name: str, sources: list, core: Path, temp: Path) -> Path:
+        """A framework op library: its C sources linked to the core. Framework symbols stay
+        undefined; the framework that loads the library has them in the process."""
+        objects = self.compiler.compile(
+            sources, output_dir=str(temp / name),
+            include_dirs=["Sources/SwiftgramABI", "Sources/CSupport/include", "ops/common"],
+            extra_postargs=["-O2", "-std=c11", "-Wall", "-fPIC", "-fvisibility=hidden"])
+        lib = temp / f"lib{name}.so"
+        lib.unlink(missing_ok=True)
+        self.compiler.link_shared_object(
+            objects, str(lib), libraries=[CORE_LIBRARY], library_dirs=[str(core.parent)],
+            extra_postargs=["-Wl,-rpath,$ORIGIN", f"-Wl,-soname,lib{name}.so", "-lpthread"])
+        return lib
 
     # The core library is one more output of the extension's build: installed and, for an
     # editable install, copied into the source tree beside the extension.

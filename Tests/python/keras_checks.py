@@ -14,6 +14,7 @@ import numpy as np
 import keras
 from keras import ops
 
+import keras_native_checks
 import swiftgram.keras as sgk
 from swiftgram.keras import _labels as labels
 
@@ -261,31 +262,6 @@ def check_same_operand_gram_gradient_is_one_product():
         labels._gradient = real
 
 
-def check_torch_compile_fullgraph():
-    """torch.compile(fullgraph=True) over sgk.einsum and sgk.gram, values and gradients
-    against torch.einsum (the op is registered when swiftgram.keras is imported)."""
-    if backend() != "torch":
-        return
-    import torch
-
-    def f(x, w):
-        return (sgk.einsum("ahwm,mn->ahwn", x, w) ** 2).sum() + sgk.gram(x).sum()
-
-    def ref(x, w):
-        return (torch.einsum("ahwm,mn->ahwn", x, w) ** 2).sum() + (torch.einsum("ahwm,ahwn->amn", x, x) / 12).sum()
-
-    x0 = torch.tensor(RNG.standard_normal((2, 3, 4, 5)), requires_grad=True)
-    w0 = torch.tensor(RNG.standard_normal((5, 6)), requires_grad=True)
-    compiled = torch.compile(f, fullgraph=True)
-    out = compiled(x0, w0)
-    gx, gw = torch.autograd.grad(out, (x0, w0))
-    want = ref(x0, w0)
-    rx, rw = torch.autograd.grad(want, (x0, w0))
-    np.testing.assert_allclose(out.detach().numpy(), want.detach().numpy(), rtol=1e-10)
-    np.testing.assert_allclose(gx.numpy(), rx.numpy(), rtol=1e-9, atol=1e-9)
-    np.testing.assert_allclose(gw.numpy(), rw.numpy(), rtol=1e-9, atol=1e-9)
-
-
 def gram_model(use_layer, einsum=None, h=4, w=5, c=6):
     """A small style-transfer-like model: conv features -> Gram -> dense."""
     keras.utils.set_random_seed(3)
@@ -408,7 +384,7 @@ def check_layers_declare_jit_support():
     assert sgk.Einsum("ij->ji").supports_jit is expected
 
 
-CHECKS = [check_torch_compile_fullgraph, check_forward_and_gradients, check_same_operand_gram_gradient_is_one_product, check_symbolic_tensors_outside_layers,
+CHECKS = keras_native_checks.CHECKS + [check_forward_and_gradients, check_same_operand_gram_gradient_is_one_product, check_symbolic_tensors_outside_layers,
           check_int8_dtype_as_keras, check_errors_are_value_errors, check_second_order, check_random_gradients, check_lambda_training_matches_backend_einsum,
           check_layers_save_reload_and_keep_training, check_gram_layer_options,
           check_dynamic_batch_and_static_shapes, check_mixed_precision, check_float64,

@@ -11,24 +11,24 @@ from keras import ops
 
 from ._labels import _output_shape, _pair_permutation
 
-# One module per backend, each with op(subscripts, xs, alpha, pair): adding a backend is
-# one module and one line here.
+# One module per backend, each with op(subscripts, xs, alpha, pair) and NATIVE_BFLOAT16
+# (whether its op takes bfloat16 itself): adding a backend is one module and one line here.
 BACKENDS = {"tensorflow": "_tensorflow", "jax": "_jax", "torch": "_torch"}
 
 
 _loaded: dict = {}
 
 
-def _backend_op():
-    """The current backend's op, its module imported once (swiftgram.keras does it at import,
-    so torch.compile finds a plain lookup here)."""
+def _backend():
+    """The current backend's module, imported once (swiftgram.keras does it at import, so
+    torch.compile finds a plain lookup here)."""
     backend = keras.backend.backend()
-    op = _loaded.get(backend)
-    if op is None:
+    module = _loaded.get(backend)
+    if module is None:
         if backend not in BACKENDS:
             raise NotImplementedError(f"swiftgram.keras supports the {', '.join(BACKENDS)} backends, not {backend!r}")
-        op = _loaded[backend] = importlib.import_module(f".{BACKENDS[backend]}", __package__).op
-    return op
+        module = _loaded[backend] = importlib.import_module(f".{BACKENDS[backend]}", __package__)
+    return module
 
 
 def _swaps_into_relabelling(subscripts: str, shape: tuple) -> bool:
@@ -48,7 +48,8 @@ def einsum(subscripts: str, *tensors: Any, alpha: float = 1.0) -> Any:
     Works on Keras tensors in a ``Lambda`` or a custom layer, in eager mode, in
     ``tf.function`` graphs and in ``model.fit``; static shapes are kept (unknown dims such
     as a dynamic batch stay None). ``alpha`` scales the result inside the kernel.
-    Inputs are brought to one dtype; bfloat16 is computed in float32 and cast back.
+    Inputs are brought to one dtype; bfloat16 is computed by the core on JAX and
+    TensorFlow, and in float32 and cast back on torch.
     """
     if any(isinstance(t, keras.KerasTensor) for t in tensors):
         # Symbolic Keras tensors (a functional model being built): a Keras operation that
@@ -61,9 +62,10 @@ def einsum(subscripts: str, *tensors: Any, alpha: float = 1.0) -> Any:
     xs = [ops.convert_to_tensor(t) for t in (tensors[:1] if pair else tensors)]
     dtypes = [keras.backend.standardize_dtype(x.dtype) for x in xs]
     dtype = _result_dtype(dtypes)
-    compute = "float32" if dtype == "bfloat16" else dtype
+    backend = _backend()
+    compute = "float32" if dtype == "bfloat16" and not backend.NATIVE_BFLOAT16 else dtype
     xs = [ops.cast(x, compute) if d != compute else x for x, d in zip(xs, dtypes)]
-    y = _backend_op()(subscripts, xs, float(alpha), pair)
+    y = backend.op(subscripts, xs, float(alpha), pair)
     return ops.cast(y, dtype) if compute != dtype else y
 
 

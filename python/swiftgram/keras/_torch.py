@@ -6,6 +6,9 @@ from typing import Any
 
 from ._labels import _forward_np, _gradients, _output_shape
 
+# The op hands NumPy arrays to the core, and NumPy has no bfloat16: computed in float32.
+NATIVE_BFLOAT16 = False
+
 
 def _define_torch_op():
     """Registers the torch op (swiftgram::einsum) and its autograd formula. Runs when this
