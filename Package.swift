@@ -39,7 +39,7 @@ let package = Package(
         ),
         .target(
             name: "SwiftgramABI",
-            dependencies: ["SwiftgramCore"],
+            dependencies: ["SwiftgramCore", "CSupport"],
             exclude: ["swiftgram.h"]
         ),
         .testTarget(name: "SwiftgramCoreTests", dependencies: ["SwiftgramCore"]),

@@ -10,9 +10,12 @@
  * pool (its threads did not survive the fork).
  */
 #include "sg_cpu.h"
+#include "sg_executor.h"
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #define MAX_WORKERS 255
 #define SPIN_ROUNDS 200000 /* ~1-2 ms of pause instructions */
@@ -91,11 +94,78 @@ static void reset_after_fork(void) {
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static void install_atfork(void) { pthread_atfork(0, 0, reset_after_fork); }
 
+/* A loop on a lent pool (sg_executor.h): heap state, freed by whoever leaves it last,
+ * since a task may start after the loop has ended. */
+typedef struct {
+    _Atomic int64_t next;  /* next item to hand out */
+    _Atomic int64_t done;  /* items completed */
+    _Atomic int refs;      /* the caller and every scheduled task */
+    _Atomic int workers;   /* worker ids handed out (the caller is 0) */
+    sg_pool_fn fn;
+    void *ctx;
+    int64_t n;
+} lent_job;
+
+static _Thread_local const sg_executor *thread_executor = 0;
+
+const sg_executor *sg_pool_use_executor(const sg_executor *executor) {
+    const sg_executor *previous = thread_executor;
+    thread_executor = executor;
+    return previous;
+}
+
+static void lent_items(lent_job *job, int worker) {
+    for (int64_t i; (i = atomic_fetch_add(&job->next, 1)) < job->n;) {
+        job->fn(job->ctx, i, worker);
+        atomic_fetch_add(&job->done, 1);
+    }
+}
+
+static void lent_leave(lent_job *job) {
+    if (atomic_fetch_sub(&job->refs, 1) == 1) free(job);
+}
+
+static void lent_task(void *data) {
+    lent_job *job = data;
+    lent_items(job, atomic_fetch_add(&job->workers, 1));
+    lent_leave(job);
+}
+
+static void run_lent(const sg_executor *e, int64_t n, int helpers, sg_pool_fn fn, void *ctx) {
+    lent_job *job = malloc(sizeof *job);
+    if (!job) {
+        for (int64_t i = 0; i < n; i++) fn(ctx, i, 0);
+        return;
+    }
+    atomic_init(&job->next, 0);
+    atomic_init(&job->done, 0);
+    atomic_init(&job->refs, 1 + helpers);
+    atomic_init(&job->workers, 1);
+    job->fn = fn;
+    job->ctx = ctx;
+    job->n = n;
+    for (int h = 0; h < helpers; h++)
+        if (e->schedule(e->pool, lent_task, job) != 0) atomic_fetch_sub(&job->refs, 1);
+    lent_items(job, 0);
+    /* Wait for the items helpers took (they are finishing them), never for a helper to start. */
+    for (int spin = 0; atomic_load(&job->done) < n; spin++) {
+        if (spin < SPIN_ROUNDS) sg_cpu_relax();
+        else sched_yield();
+    }
+    lent_leave(job);
+}
+
 void sg_parallel_for(int64_t n, int threads, sg_pool_fn fn, void *ctx) {
     if (n <= 0) return;
     int helpers = threads - 1;
     if (helpers > n - 1) helpers = (int)(n - 1);
     if (helpers > MAX_WORKERS) helpers = MAX_WORKERS;
+    const sg_executor *lent = thread_executor;
+    if (lent && helpers > 0) {
+        if (helpers > lent->threads) helpers = (int)lent->threads;
+        run_lent(lent, n, helpers, fn, ctx);
+        return;
+    }
     if (helpers <= 0 || n > (int64_t)UINT32_MAX || pthread_mutex_trylock(&job_lock) != 0) {
         for (int64_t i = 0; i < n; i++) fn(ctx, i, 0);
         return;

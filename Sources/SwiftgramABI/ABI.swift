@@ -1,5 +1,6 @@
 // @_cdecl entry points (declared in swiftgram.h). They validate what C hands over, call the
 // core, and turn every EinsumError into an error code plus message: nothing here traps.
+import CSupport
 import SwiftgramCore
 
 /// Copies `message` into the caller's buffer, truncated and NUL-terminated.
@@ -215,6 +216,18 @@ public func sg_plan_execute(
     } catch {
         return report(error, err, errlen)
     }
+}
+
+@_cdecl("sg_plan_execute_on")
+public func sg_plan_execute_on(
+    _ executor: UnsafePointer<sg_executor>?, _ p: UnsafeRawPointer?, _ dtype: Int32,
+    _ data: UnsafePointer<UnsafeRawPointer?>?, _ shapes: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?,
+    _ outData: UnsafeMutableRawPointer?, _ outShape: UnsafePointer<Int64>?, _ outStrides: UnsafePointer<Int64>?,
+    _ alpha: Double, _ accumulate: Int32, _ err: UnsafeMutablePointer<CChar>?, _ errlen: Int64
+) -> Int32 {
+    let previous = sg_pool_use_executor(executor)
+    defer { _ = sg_pool_use_executor(previous) }
+    return sg_plan_execute(p, dtype, data, shapes, strides, outData, outShape, outStrides, alpha, accumulate, err, errlen)
 }
 
 @_cdecl("sg_set_num_threads")

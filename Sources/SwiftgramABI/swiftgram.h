@@ -15,6 +15,8 @@ extern "C" {
 /* Element types (SG_BOOL ... SG_COMPLEX128), error kinds (SG_OK, SG_ERR_*) and path
  * strategies (SG_PATH_*): defined once, in CSupport's sg_codes.h. */
 #include "sg_codes.h"
+/* sg_executor: a framework's thread pool lent for one call. */
+#include "sg_executor.h"
 
 /* Parses and plans `subscripts` for nops operands with the given ranks and (flattened)
  * shapes. For SG_PATH_EXPLICIT, `path` holds the path's tuples flattened, each tuple
@@ -73,6 +75,14 @@ int32_t sg_plan_execute(const void *plan, int32_t dtype, const void *const *data
                         const int64_t *shapes, const int64_t *strides, void *out,
                         const int64_t *out_shape, const int64_t *out_strides,
                         double alpha, int32_t accumulate, char *err, int64_t errlen);
+
+/* sg_plan_execute with the engine's parallel loops on a framework's thread pool (see
+ * sg_executor.h; NULL: the core's own pool). For framework ops that are lent the
+ * framework's intra-op threads, such as XLA's FFI handlers. */
+int32_t sg_plan_execute_on(const sg_executor *executor, const void *plan, int32_t dtype,
+                           const void *const *data, const int64_t *shapes, const int64_t *strides,
+                           void *out, const int64_t *out_shape, const int64_t *out_strides,
+                           double alpha, int32_t accumulate, char *err, int64_t errlen);
 
 /* Engine threads per call (n <= 0: all cores), and the micro-kernel ISA in use. */
 void sg_set_num_threads(int64_t n);

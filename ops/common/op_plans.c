@@ -148,7 +148,7 @@ static void dense_strides(const int64_t *shape, int64_t ndim, int64_t *strides) 
     }
 }
 
-int32_t sg_op_run(const sg_op_plan *plan, int32_t dtype, const void *const *data, void *out,
+int32_t sg_op_run(const sg_op_plan *plan, const sg_executor *executor, int32_t dtype, const void *const *data, void *out,
                   const int64_t *out_shape, int64_t out_ndim, double alpha, char *err, int64_t errlen) {
     int64_t strides[SG_OP_MAX_OPERANDS * SG_OP_MAX_RANK];
     int64_t out_strides[SG_OP_MAX_RANK];
@@ -159,6 +159,6 @@ int32_t sg_op_run(const sg_op_plan *plan, int32_t dtype, const void *const *data
     for (int64_t k = 0, at = 0; k < plan->nops; at += plan->ndims[k], k++)
         dense_strides(plan->shapes + at, plan->ndims[k], strides + at);
     dense_strides(out_shape, out_ndim, out_strides);
-    return sg_plan_execute(plan->core, dtype, data, plan->shapes, strides, out, out_shape, out_strides, alpha, 0,
-                           err, errlen);
+    return sg_plan_execute_on(executor, plan->core, dtype, data, plan->shapes, strides, out, out_shape, out_strides,
+                              alpha, 0, err, errlen);
 }

@@ -133,7 +133,7 @@ static void compute(void *p, TF_OpKernelContext *ctx) {
             kind = SG_ERR_MEMORY;
             snprintf(err, sizeof err, "%s", TF_Message(status));
         } else {
-            kind = sg_op_run(plan, dtype, data, TF_TensorData(out), out_shape, out_ndim, state->alpha, err,
+            kind = sg_op_run(plan, NULL, dtype, data, TF_TensorData(out), out_shape, out_ndim, state->alpha, err,
                              sizeof err);
         }
         if (out) TF_DeleteTensor(out);

@@ -7,7 +7,11 @@
  * scales the result), pair (int: 1 means the single operand is both operands of a
  * two-term einsum). Under jax.vmap (vmap_method="expand_dims") operands and result carry
  * extra leading axes, size 1 where unbatched: they become a leading "..." in each term,
- * so one call computes the whole batch. */
+ * so one call computes the whole batch.
+ *
+ * The core's parallel loops run on the intra-op thread pool XLA lends its handlers
+ * (sg_plan_execute_on), not on the core's own: no second pool competes with XLA's
+ * threads for the same cores. */
 #include <stdio.h>
 #include <string.h>
 
@@ -87,6 +91,31 @@ static int with_batch_axes(const sg_xla_bytes *given, const int64_t *ranks, int6
     return 1;
 }
 
+/* XLA's thread pool as the core's executor. */
+static int schedule_on_xla(void *pool, void (*task)(void *), void *data) {
+    const sg_xla_call_frame *frame = pool;
+    sg_xla_schedule_args args = {SG_XLA_STRUCT_SIZE(sg_xla_schedule_args, data), NULL, frame->ctx, task, data};
+    sg_xla_error *error = frame->api->thread_pool_schedule(&args);
+    if (!error) return 0;
+    sg_xla_error_destroy_args destroy = {SG_XLA_STRUCT_SIZE(sg_xla_error_destroy_args, error), NULL, error};
+    frame->api->error_destroy(&destroy);
+    return -1;
+}
+
+/* The pool's size, or 0 where XLA lends none (the core's own pool is used then). */
+static int64_t xla_threads(const sg_xla_call_frame *frame) {
+    if (frame->api->struct_size < SG_XLA_STRUCT_SIZE(sg_xla_api, thread_pool_num_threads)) return 0;
+    int64_t n = 0;
+    sg_xla_num_threads_args args = {SG_XLA_STRUCT_SIZE(sg_xla_num_threads_args, num_threads), NULL, frame->ctx, &n};
+    sg_xla_error *error = frame->api->thread_pool_num_threads(&args);
+    if (error) {
+        sg_xla_error_destroy_args destroy = {SG_XLA_STRUCT_SIZE(sg_xla_error_destroy_args, error), NULL, error};
+        frame->api->error_destroy(&destroy);
+        return 0;
+    }
+    return n;
+}
+
 __attribute__((visibility("default"))) sg_xla_error *sg_xla_einsum(sg_xla_call_frame *frame) {
     sg_xla_extension *ext = frame->extension_start;
     if (ext && ext->type == SG_XLA_EXTENSION_METADATA) {
@@ -146,7 +175,9 @@ __attribute__((visibility("default"))) sg_xla_error *sg_xla_einsum(sg_xla_call_f
     int32_t kind;
     sg_op_plan *plan = sg_op_acquire(text, (int64_t)len, nops, ranks, shapes, &kind, err, sizeof err);
     if (!plan) return fail(frame, kind == SG_ERR_MEMORY ? 8 : 3, err);
-    kind = sg_op_run(plan, dtype, data, out->data, out->dims, out->rank, alpha, err, sizeof err);
+    sg_executor xla = {schedule_on_xla, frame, xla_threads(frame)};
+    kind = sg_op_run(plan, xla.threads > 0 ? &xla : NULL, dtype, data, out->data, out->dims, out->rank, alpha, err,
+                     sizeof err);
     sg_op_release(plan);
     return kind == SG_OK ? NULL : fail(frame, kind == SG_ERR_MEMORY ? 8 : 3, err);
 }

@@ -45,13 +45,42 @@ typedef struct {
     int32_t errc;  /* absl status codes: 3 invalid argument, 8 resource exhausted, 13 internal */
 } sg_xla_error_create_args;
 
-/* XLA's function table: only the first entry (Error_Create) is used. */
+typedef struct {
+    size_t struct_size;
+    sg_xla_extension *extension_start;
+    sg_xla_error *error;
+} sg_xla_error_destroy_args;
+
+/* The intra-op thread pool XLA lends its CPU handlers (ExecutionContext: opaque). */
+typedef struct {
+    size_t struct_size;
+    sg_xla_extension *extension_start;
+    void *ctx;
+    void (*task)(void *data);
+    void *data;
+} sg_xla_schedule_args;
+
+typedef struct {
+    size_t struct_size;
+    sg_xla_extension *extension_start;
+    void *ctx;
+    int64_t *num_threads;
+} sg_xla_num_threads_args;
+
+/* XLA's function table, in XLA's order, up to the last entry used (the thread pool's);
+ * a table whose struct_size does not reach an entry lacks it. */
 typedef struct {
     size_t struct_size;
     sg_xla_extension *extension_start;
     sg_xla_api_version api_version;
     const void *internal_api;
     sg_xla_error *(*error_create)(sg_xla_error_create_args *args);
+    void *error_get_message;
+    void (*error_destroy)(sg_xla_error_destroy_args *args);
+    void *handler_register, *stream_get, *type_register, *execution_context_get, *state_set, *state_get;
+    void *device_memory_allocate, *device_memory_free;
+    sg_xla_error *(*thread_pool_schedule)(sg_xla_schedule_args *args);
+    sg_xla_error *(*thread_pool_num_threads)(sg_xla_num_threads_args *args);
 } sg_xla_api;
 
 /* Element types (xla::PrimitiveType). */
