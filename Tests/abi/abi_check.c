@@ -3,7 +3,10 @@
  * or with the header's documented contract; it prints one line per failure and exits 1 if
  * any failed. Run by Tests/python/test_c_abi.py. */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "swiftgram.h"
@@ -163,6 +166,80 @@ static void check_threads(void) {
     CHECK(isa && strlen(isa) > 0, "ISA name");
 }
 
+/* A lent pool (sg_plan_execute_on): one that runs each task on a new thread, and one
+ * that refuses every task; both give the naive loop's result. */
+static atomic_int tasks_scheduled;
+
+typedef struct { void (*task)(void *); void *data; } pending;
+
+static void *run_pending(void *arg) {
+    pending p = *(pending *)arg;
+    free(arg);
+    p.task(p.data);
+    return NULL;
+}
+
+static int schedule_on_new_thread(void *pool, void (*task)(void *), void *data) {
+    (void)pool;
+    pending *p = malloc(sizeof *p);
+    pthread_t t;
+    if (!p) return -1;
+    *p = (pending){task, data};
+    if (pthread_create(&t, NULL, run_pending, p) != 0) {
+        free(p);
+        return -1;
+    }
+    pthread_detach(t);
+    atomic_fetch_add(&tasks_scheduled, 1);
+    return 0;
+}
+
+static int refuse(void *pool, void (*task)(void *), void *data) {
+    (void)pool, (void)task, (void)data;
+    return -1;
+}
+
+static void check_executor(void) {
+    enum { N = 300 };
+    static float a[N][N], b[N][N], out[N][N];
+    static double expect[N][N];
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < N; j++) {
+            a[i][j] = (float)((i * 7 + j * 3) % 11) - 5.0f;
+            b[i][j] = (float)((i * 5 + j) % 13) * 0.25f;
+        }
+    for (int i = 0; i < N; i++)
+        for (int k = 0; k < N; k++) {
+            double s = 0;
+            for (int j = 0; j < N; j++) s += (double)a[i][j] * b[j][k];
+            expect[i][k] = s;
+        }
+    int64_t ndims[2] = {2, 2}, shapes[4] = {N, N, N, N}, strides[4] = {N, 1, N, 1};
+    int64_t oshape[2] = {N, N}, ostrides[2] = {N, 1};
+    char err[256];
+    void *plan = NULL;
+    CHECK(sg_plan_create("ij,jk->ik", 2, ndims, shapes, SG_PATH_AUTO, NULL, 0, -1, &plan, err, sizeof err) == SG_OK,
+          "plan: %s", err);
+    if (!plan) return;
+    int64_t before = sg_get_num_threads();
+    sg_set_num_threads(4);
+    sg_executor executors[2] = {{schedule_on_new_thread, NULL, 3}, {refuse, NULL, 3}};
+    const void *data[2] = {a, b};
+    for (int e = 0; e < 2; e++) {
+        memset(out, 0, sizeof out);
+        int32_t rc = sg_plan_execute_on(&executors[e], plan, SG_FLOAT32, data, shapes, strides, out, oshape, ostrides,
+                                        1.0, 0, err, sizeof err);
+        CHECK(rc == SG_OK, "execute_on: %s", err);
+        double worst = 0;
+        for (int i = 0; i < N; i++)
+            for (int k = 0; k < N; k++) worst = fmax(worst, fabs(out[i][k] - expect[i][k]) / (1 + fabs(expect[i][k])));
+        CHECK(worst < 1e-5, "executor %d: result differs from the naive loop by %g", e, worst);
+    }
+    CHECK(atomic_load(&tasks_scheduled) > 0, "no task was scheduled on the lent pool");
+    sg_set_num_threads(before);
+    sg_plan_destroy(plan);
+}
+
 int main(void) {
     check_matmul_strided();
     check_int32_sum();
@@ -170,6 +247,7 @@ int main(void) {
     check_errors();
     check_parse();
     check_threads();
+    check_executor();
     if (failures) return 1;
     printf("ok\n");
     return 0;
