@@ -30,6 +30,7 @@ CORE_LIBRARY = "swiftgram_core"  # libswiftgram_core.so: a name threadpoolctl ca
 OP_LIBRARIES = {
     "swiftgram_xla": ["ops/xla/einsum_handler.c", "ops/common/op_plans.c"],
     "swiftgram_tf": ["ops/tensorflow/einsum_op.c", "ops/common/op_plans.c"],
+    "swiftgram_torch": ["ops/torch/parallel_executor.c"],
 }
 SWIFT_RUNTIME = ["swiftCore", "swift_Concurrency", "swiftDispatch", "dispatch", "BlocksRuntime",
                  "swiftGlibc", "stdc++", "m", "dl", "pthread"]

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 
 #define MAX_WORKERS 255
-#define SPIN_ROUNDS 200000 /* ~1-2 ms of pause instructions */
+#define SPIN_ROUNDS 20000 /* ~0.1-0.2 ms of pause instructions (docs/performance.md, "Spin") */
 
 static inline void sg_cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -131,7 +131,24 @@ static void lent_task(void *data) {
     lent_leave(job);
 }
 
+/* A fork-join pool's body i: worker i takes items (ids are the bodies' indices). */
+static void lent_body(void *data, int64_t i) {
+    lent_items(data, (int)i);
+}
+
 static void run_lent(const sg_executor *e, int64_t n, int helpers, sg_pool_fn fn, void *ctx) {
+    if (e->fork_join) {
+        lent_job job;
+        atomic_init(&job.next, 0);
+        atomic_init(&job.done, 0);
+        job.fn = fn;
+        job.ctx = ctx;
+        job.n = n;
+        /* If the pool fails, or returns before all items ran, the caller takes the rest. */
+        if (e->fork_join(e->pool, helpers + 1, lent_body, &job) != 0 || atomic_load(&job.done) < n)
+            lent_items(&job, 0);
+        return;
+    }
     lent_job *job = malloc(sizeof *job);
     if (!job) {
         for (int64_t i = 0; i < n; i++) fn(ctx, i, 0);

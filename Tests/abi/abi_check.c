@@ -199,6 +199,38 @@ static int refuse(void *pool, void (*task)(void *), void *data) {
     return -1;
 }
 
+/* A fork-join pool: bodies 1..n-1 on new threads, body 0 on the caller, then joined. */
+static atomic_int bodies_run;
+
+typedef struct { void (*body)(void *, int64_t); void *data; int64_t i; } body_call;
+
+static void *run_body(void *arg) {
+    body_call *c = arg;
+    c->body(c->data, c->i);
+    atomic_fetch_add(&bodies_run, 1);
+    return NULL;
+}
+
+static int fork_join_on_threads(void *pool, int64_t n, void (*body)(void *, int64_t), void *data) {
+    (void)pool;
+    pthread_t threads[8];
+    body_call calls[8];
+    if (n > 8) n = 8;  /* fewer bodies than asked for: the caller's body takes the rest */
+    for (int64_t i = 1; i < n; i++) {
+        calls[i] = (body_call){body, data, i};
+        if (pthread_create(&threads[i], NULL, run_body, &calls[i]) != 0) return -1;
+    }
+    calls[0] = (body_call){body, data, 0};
+    run_body(&calls[0]);
+    for (int64_t i = 1; i < n; i++) pthread_join(threads[i], NULL);
+    return 0;
+}
+
+static int fork_join_fails(void *pool, int64_t n, void (*body)(void *, int64_t), void *data) {
+    (void)pool, (void)n, (void)body, (void)data;
+    return -1;
+}
+
 static void check_executor(void) {
     enum { N = 300 };
     static float a[N][N], b[N][N], out[N][N];
@@ -223,9 +255,10 @@ static void check_executor(void) {
     if (!plan) return;
     int64_t before = sg_get_num_threads();
     sg_set_num_threads(4);
-    sg_executor executors[2] = {{schedule_on_new_thread, NULL, 3}, {refuse, NULL, 3}};
+    sg_executor executors[4] = {{schedule_on_new_thread, NULL, NULL, 3}, {refuse, NULL, NULL, 3},
+                                {NULL, fork_join_on_threads, NULL, 3}, {NULL, fork_join_fails, NULL, 3}};
     const void *data[2] = {a, b};
-    for (int e = 0; e < 2; e++) {
+    for (int e = 0; e < 4; e++) {
         memset(out, 0, sizeof out);
         int32_t rc = sg_plan_execute_on(&executors[e], plan, SG_FLOAT32, data, shapes, strides, out, oshape, ostrides,
                                         1.0, 0, err, sizeof err);
@@ -236,6 +269,7 @@ static void check_executor(void) {
         CHECK(worst < 1e-5, "executor %d: result differs from the naive loop by %g", e, worst);
     }
     CHECK(atomic_load(&tasks_scheduled) > 0, "no task was scheduled on the lent pool");
+    CHECK(atomic_load(&bodies_run) > 1, "the fork-join pool ran %d bodies", atomic_load(&bodies_run));
     sg_set_num_threads(before);
     sg_plan_destroy(plan);
 }

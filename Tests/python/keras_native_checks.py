@@ -170,6 +170,33 @@ def check_torch_compile_fullgraph():
     np.testing.assert_allclose(gw.numpy(), rw.numpy(), rtol=1e-9, atol=1e-9)
 
 
-CHECKS = [check_torch_compile_fullgraph, check_jax_program_holds_the_custom_call_and_no_callback,
+def check_torch_op_runs_on_torchs_threads():
+    """The torch op's parallel loops run on torch's intra-op pool: in a fresh process, after
+    torch's own threads exist, training steps through the op start no thread, while one
+    plain swiftgram.einsum call starts the core's pool (so the count can tell)."""
+    if _backend() != "torch":
+        return
+    out = _run_fresh(
+        "import os, numpy as np, torch, swiftgram, swiftgram.keras as sgk;"
+        "from swiftgram.keras import _torch;"
+        "assert _torch._EXECUTOR, 'no executor over torch_parallel_for';"
+        "count = lambda: len(os.listdir('/proc/self/task'));"
+        "x = torch.randn(8, 28, 28, 64, requires_grad=True); (torch.randn(512, 512) @ torch.randn(512, 512)).sum();"
+        "before = count();"
+        "[sgk.gram(x).square().sum().backward() for _ in range(3)];"
+        "assert count() == before, (before, count());"
+        "ref = torch.autograd.grad((torch.einsum('ahwm,ahwn->amn', x, x) / 784).square().sum(), x)[0];"
+        "x.grad = None; sgk.gram(x).square().sum().backward();"
+        "np.testing.assert_allclose(x.grad.numpy(), ref.numpy(), rtol=1e-4, atol=1e-5);"
+        "torch.set_num_threads(1); y = sgk.gram(x.detach()); torch.set_num_threads(2);"
+        "np.testing.assert_allclose(y.numpy(), (torch.einsum('ahwm,ahwn->amn', x, x) / 784).detach().numpy(),"
+        " rtol=1e-4, atol=1e-6);"
+        "a = np.random.rand(512, 512).astype('float32'); swiftgram.einsum('ij,jk->ik', a, a);"
+        "assert count() > before, 'the count cannot tell'; print('torch pool')",
+        KERAS_BACKEND="torch")
+    assert "torch pool" in out
+
+
+CHECKS = [check_torch_compile_fullgraph, check_torch_op_runs_on_torchs_threads, check_jax_program_holds_the_custom_call_and_no_callback,
           check_jax_vmap_batches_into_one_call, check_jax_export_reloads_in_a_fresh_process,
           check_tf_graph_holds_the_native_op, check_tf_model_export_serves_in_a_fresh_process]

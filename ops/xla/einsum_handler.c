@@ -175,7 +175,7 @@ __attribute__((visibility("default"))) sg_xla_error *sg_xla_einsum(sg_xla_call_f
     int32_t kind;
     sg_op_plan *plan = sg_op_acquire(text, (int64_t)len, nops, ranks, shapes, &kind, err, sizeof err);
     if (!plan) return fail(frame, kind == SG_ERR_MEMORY ? 8 : 3, err);
-    sg_executor xla = {schedule_on_xla, frame, xla_threads(frame)};
+    sg_executor xla = {schedule_on_xla, NULL, frame, xla_threads(frame)};
     kind = sg_op_run(plan, xla.threads > 0 ? &xla : NULL, dtype, data, out->data, out->dims, out->rank, alpha, err,
                      sizeof err);
     sg_op_release(plan);

@@ -87,10 +87,11 @@ def _prepare(subscripts: str, arrays: list, dtype: Any, casting: str, optimize: 
 
 def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str, casting: str,
               optimize: Any, alpha: float = 1.0, allow_view: bool = True, fast_key: Any = None,
-              accumulate: bool = False):
+              accumulate: bool = False, executor: int = 0):
     """einsum's work after argument parsing; with ``accumulate`` the result is added to
     ``out`` (out += alpha * result: the core adds in its kernels where out is usable in
-    place, else NumPy adds a computed result)."""
+    place, else NumPy adds a computed result); ``executor``: the address of a framework
+    thread pool's sg_executor for the core's parallel loops (0: the core's own pool)."""
     if not isinstance(order, str) or order.upper() not in ORDERS:
         raise ValueError(f"einsum: order must be one of 'C', 'F', 'A', or 'K' (got {order!r})")
     order = order.upper()  # NumPy takes any case
@@ -156,7 +157,7 @@ def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str,
     if target.size:
         # Every input was converted to the result dtype: one code check, not one per operand.
         operands, (result,) = core_buffers(p.code, inputs), core_buffers(p.code, [target])
-        _core.execute(p.plan, p.code, operands, result, float(alpha), accumulate and target is out)
+        _core.execute(p.plan, p.code, operands, result, float(alpha), accumulate and target is out, executor)
     if out is not None:
         if target is not out and accumulate:
             np.add(out, target, out=out, casting="unsafe")

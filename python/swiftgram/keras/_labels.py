@@ -88,10 +88,10 @@ def _dim(x: Any, axis: int):
     return d if d is not None else ops.shape(x)[axis]
 
 
-def _forward_np(subscripts: str, alpha: float, *arrays: np.ndarray) -> np.ndarray:
+def _forward_np(subscripts: str, alpha: float, *arrays: np.ndarray, executor: int = 0) -> np.ndarray:
     # Framework memory is only read (allow_view=False: the result never aliases an input).
     return np.asarray(_contract(subscripts, list(arrays), None, None, "C", "safe", False,
-                                alpha=alpha, allow_view=False))
+                                alpha=alpha, allow_view=False, executor=executor))
 
 
 def _pair_permutation(subscripts: str, shape) -> list | None:

@@ -2,12 +2,34 @@
 module is imported (swiftgram.keras imports it under the torch backend)."""
 from __future__ import annotations
 
+import ctypes
+import os
 from typing import Any
 
 from ._labels import _forward_np, _gradients, _output_shape
+from ._native import op_library
 
 # The op hands NumPy arrays to the core, and NumPy has no bfloat16: computed in float32.
 NATIVE_BFLOAT16 = False
+
+
+def _torch_executor() -> int:
+    """The address of an sg_executor over torch's intra-op pool (at::parallel_for, found in
+    libtorch_cpu as the stable ABI's torch_parallel_for), or 0 (the core's own pool) for a
+    torch without it."""
+    import torch
+    try:
+        torch_cpu = ctypes.CDLL(os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so"))
+        parallel_for = ctypes.cast(torch_cpu.torch_parallel_for, ctypes.c_void_p).value
+    except (OSError, AttributeError):
+        return 0
+    make = ctypes.CDLL(op_library("swiftgram_torch")).sg_torch_executor
+    make.restype, make.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
+    return make(parallel_for) or 0
+
+
+# The op's parallel loops run on torch's threads: no second pool beside torch's.
+_EXECUTOR = _torch_executor()
 
 
 def _define_torch_op():
@@ -20,7 +42,7 @@ def _define_torch_op():
                              schema="(str subscripts, float alpha, bool pair, Tensor[] xs) -> Tensor")
     def custom(subscripts, alpha, pair, xs):
         arrays = [x.detach().cpu().numpy() for x in xs] * (2 if pair else 1)
-        return torch.from_numpy(_forward_np(subscripts, alpha, *arrays)).to(xs[0].device)
+        return torch.from_numpy(_forward_np(subscripts, alpha, *arrays, executor=_EXECUTOR)).to(xs[0].device)
 
     @custom.register_fake
     def _(subscripts, alpha, pair, xs):

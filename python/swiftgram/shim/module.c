@@ -51,7 +51,7 @@ static PyMethodDef methods[] = {
     {"output_order", py_output_order, METH_VARARGS, "output_order(plan, strides) -> axes fastest first (order='K')"},
     {"plan_path", py_plan_path, METH_O, "plan_path(plan) -> list of tuples"},
     {"plan_report", py_plan_report, METH_O, "plan_report(plan) -> str"},
-    {"execute", py_execute, METH_VARARGS, "execute(plan, dtype, operands, out, alpha)"},
+    {"execute", py_execute, METH_VARARGS, "execute(plan, dtype, operands, out, alpha[, accumulate[, executor]])"},
     {"fast_einsum", (PyCFunction)(void (*)(void))py_fast_einsum, METH_FASTCALL, "fast_einsum(args, optimize) -> result or None"},
     {"fast_gram", (PyCFunction)(void (*)(void))py_fast_gram, METH_FASTCALL, "fast_gram(f1, f2, normalize) -> result or None"},
     {"fast_remember", py_fast_remember, METH_VARARGS,

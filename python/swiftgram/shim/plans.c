@@ -241,13 +241,16 @@ static int append_layout(const Py_buffer *b, int64_t *shapes, int64_t *strides, 
     return 0;
 }
 
-/* execute(plan, dtype, operands, out, alpha[, accumulate]): out[...] = alpha * einsum(operands),
- * or with accumulate out[...] += alpha * einsum(operands) */
+/* execute(plan, dtype, operands, out, alpha[, accumulate[, executor]]): out[...] = alpha *
+ * einsum(operands), or with accumulate out[...] += alpha * einsum(operands); executor: the
+ * address of an sg_executor (a framework's thread pool) for the parallel loops, 0: the
+ * core's own pool. */
 PyObject *py_execute(PyObject *self, PyObject *args) {
     PyObject *cap, *ops_o, *out_o;
     int dtype, accumulate = 0;
     double alpha;
-    if (!PyArg_ParseTuple(args, "OiOOd|p", &cap, &dtype, &ops_o, &out_o, &alpha, &accumulate)) return NULL;
+    unsigned long long executor = 0;
+    if (!PyArg_ParseTuple(args, "OiOOd|pK", &cap, &dtype, &ops_o, &out_o, &alpha, &accumulate, &executor)) return NULL;
     void *plan = get_plan(cap);
     if (!plan) return NULL;
     PyObject *ops = PySequence_Fast(ops_o, "operands must be a sequence");
@@ -292,7 +295,8 @@ PyObject *py_execute(PyObject *self, PyObject *args) {
     char err[ERRLEN] = {0};
     int32_t rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = sg_plan_execute(plan, dtype, data, shapes, strides, out->buf, out_shape, out_strides, alpha, accumulate, err, ERRLEN);
+    rc = sg_plan_execute_on((const sg_executor *)(uintptr_t)executor, plan, dtype, data, shapes, strides, out->buf,
+                            out_shape, out_strides, alpha, accumulate, err, ERRLEN);
     Py_END_ALLOW_THREADS
     if (rc != SG_OK) { raise_sg(rc, err); goto done; }
     result = Py_NewRef(Py_None);
