@@ -7,3 +7,9 @@ public let float64KernelAVX2 = Microkernel<Double>(SIMD4<Double>.self, fused: tr
 
 public let float32DotAVX2: DotFunction<Float> = { simdDot(SIMD8<Float>.self, fused: true, $0, $1, $2) }
 public let float64DotAVX2: DotFunction<Double> = { simdDot(SIMD4<Double>.self, fused: true, $0, $1, $2) }
+
+/// float16 / bfloat16 <-> float32 runs for packing and storing (F16C: vcvtph2ps, vcvtps2ph).
+public let widenHalfAVX2: WidenFunction = { widenHalves($0, $1, $2) }
+public let narrowHalfAVX2: NarrowFunction = { narrowHalves($0, $1, $2) }
+public let widenBFloat16AVX2: WidenFunction = { widenBFloat16s($0, $1, $2) }
+public let narrowBFloat16AVX2: NarrowFunction = { narrowBFloat16s($0, $1, $2) }

@@ -9,3 +9,9 @@ public let float64KernelAVX512 = Microkernel<Double>(
 
 public let float32DotAVX512: DotFunction<Float> = { simdDot(SIMD16<Float>.self, fused: true, $0, $1, $2) }
 public let float64DotAVX512: DotFunction<Double> = { simdDot(SIMD8<Double>.self, fused: true, $0, $1, $2) }
+
+/// float16 / bfloat16 <-> float32 runs for packing and storing (F16C: vcvtph2ps, vcvtps2ph).
+public let widenHalfAVX512: WidenFunction = { widenHalves($0, $1, $2) }
+public let narrowHalfAVX512: NarrowFunction = { narrowHalves($0, $1, $2) }
+public let widenBFloat16AVX512: WidenFunction = { widenBFloat16s($0, $1, $2) }
+public let narrowBFloat16AVX512: NarrowFunction = { narrowBFloat16s($0, $1, $2) }

@@ -19,6 +19,12 @@ public struct ISA {
     public let float64: Microkernel<Double>
     public let dot32: DotFunction<Float>
     public let dot64: DotFunction<Double>
+    /// float16 / bfloat16 <-> float32 runs, where the ISA converts in vectors (nil: the
+    /// element types' own conversions, element by element).
+    public let widenHalf: WidenFunction?
+    public let narrowHalf: NarrowFunction?
+    public let widenBFloat16: WidenFunction?
+    public let narrowBFloat16: NarrowFunction?
     let check: () -> Bool
 
     /// Whether this CPU (and OS) can run the kernels.
@@ -28,11 +34,16 @@ public struct ISA {
     /// the tests run every supported one. Adding an ISA is one module and one line here.
     public static let registry: [ISA] = [
         ISA(name: "avx512", float32: float32KernelAVX512, float64: float64KernelAVX512,
-            dot32: float32DotAVX512, dot64: float64DotAVX512, check: { sg_cpu_has_avx512() != 0 }),
+            dot32: float32DotAVX512, dot64: float64DotAVX512, widenHalf: widenHalfAVX512, narrowHalf: narrowHalfAVX512,
+            widenBFloat16: widenBFloat16AVX512, narrowBFloat16: narrowBFloat16AVX512,
+            check: { sg_cpu_has_avx512() != 0 }),
         ISA(name: "avx2", float32: float32KernelAVX2, float64: float64KernelAVX2,
-            dot32: float32DotAVX2, dot64: float64DotAVX2, check: { sg_cpu_has_avx2_fma() != 0 }),
+            dot32: float32DotAVX2, dot64: float64DotAVX2, widenHalf: widenHalfAVX2, narrowHalf: narrowHalfAVX2,
+            widenBFloat16: widenBFloat16AVX2, narrowBFloat16: narrowBFloat16AVX2,
+            check: { sg_cpu_has_avx2_fma() != 0 }),
         ISA(name: "portable", float32: float32KernelPortable, float64: float64KernelPortable,
-            dot32: float32DotPortable, dot64: float64DotPortable, check: { true }),
+            dot32: float32DotPortable, dot64: float64DotPortable, widenHalf: nil, narrowHalf: nil,
+            widenBFloat16: nil, narrowBFloat16: nil, check: { true }),
     ]
 
     /// The registry's entries this CPU runs, best first.
@@ -49,6 +60,14 @@ public struct ISA {
 }
 
 extension ISA {
+    /// The selected ISA's conversions of runs of a 16-bit element type to and from float32
+    /// (nil for other types, or where the ISA has none).
+    static func conversions<E>(_: E.Type) -> (widen: WidenFunction?, narrow: NarrowFunction?) {
+        if E.self == Float16.self { return (selected.widenHalf, selected.narrowHalf) }
+        if E.self == BFloat16.self { return (selected.widenBFloat16, selected.narrowBFloat16) }
+        return (nil, nil)
+    }
+
     /// The selected ISA's name as a static C string (for the ABI).
     public static let selectedName: UnsafePointer<CChar> = {
         let bytes = Array(selected.name.utf8CString)

@@ -48,22 +48,40 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
     let kcMax = min(blk.kc, K)
     let aSize = min(blk.mc, rowPanels * MR) * kcMax, bSize = min(blk.nc, packedCols) * kcMax
     let partial = kSplit ? M * N : 0
-    let perWorker = aSize + bSize + MR * NR + partial
-    let work = try allocate(E.Acc.self, count: perWorker * workers + (cooperative ? bSize : 0), what: "GEMM packing buffers")
+    // A narrower element type (float16, bfloat16) is computed into a float32 product (one
+    // per worker for whole products, else one shared), summed over every K block there,
+    // and rounded once into C (Gemm.store): float32 accumulation, and the kernel stores
+    // straight into it. Past stagingLimit the tile path rounds C after each K block.
+    let staged = E.self != E.Acc.self && !kSplit && M * N * (schedule.kind == .batch ? workers : 1) <= stagingLimit
+    let staging = staged ? M * N : 0
+    let perWorker = aSize + bSize + MR * NR + partial + (schedule.kind == .batch ? staging : 0)
+    let shared = (cooperative ? bSize : 0) + (schedule.kind == .batch ? 0 : staging)
+    let work = try allocate(E.Acc.self, count: perWorker * workers + shared, what: "GEMM packing buffers")
     defer { deallocate(work) }
     let ws = (0..<workers).map { w in
         Workspace(a: work + w * perWorker, b: work + w * perWorker + aSize, tile: work + w * perWorker + aSize + bSize)
     }
     let sharedB = work + workers * perWorker
+    let sharedProduct = sharedB + (cooperative ? bSize : 0)
     let direct = E.self == E.Acc.self && cCols.step != nil
 
     do {
         func view(_ o: Odometer) -> OutputView<E.Acc> {
             OutputView(base: UnsafeMutableRawPointer(c + o.c), rows: cRows, cols: cCols, direct: direct, alpha: alpha)
         }
+        func stagedView(_ product: UnsafeMutablePointer<E.Acc>) -> OutputView<E.Acc> {
+            OutputView(base: UnsafeMutableRawPointer(product), rows: IndexMap(count: M, step: N),
+                       cols: IndexMap(count: N, step: 1), direct: true, alpha: alpha)
+        }
         if schedule.kind == .batch {
             parallelFor(nb, threads: workers) { bi, w in
                 let o = Odometer(batch, start: bi)
+                if staged {
+                    let product = ws[w].tile + MR * NR + partial
+                    g.serial(a: a + o.a, b: b + o.b, out: stagedView(product), m0: 0, m1: M, k0: 0, k1: K, ws: ws[w])
+                    g.store(product, into: c + o.c, rows: 0..<M, accumulate: accumulate)
+                    return
+                }
                 g.serial(a: a + o.a, b: b + o.b, out: view(o), m0: 0, m1: M, k0: 0, k1: K, accumulate: accumulate, ws: ws[w])
                 if symmetric { g.mirror(c + o.c, rows: 0..<M) }  // while this product is in cache
             }
@@ -73,11 +91,12 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
                 let at = o
                 parallelFor(workers, threads: workers) { i, w in
                     let (row, col) = (i / grid.cols, i % grid.cols)
-                    g.serial(a: a + at.a, b: b + at.b, out: view(at),
+                    g.serial(a: a + at.a, b: b + at.b, out: staged ? stagedView(sharedProduct) : view(at),
                              m0: min(M, rowPanels * row / grid.rows * MR), m1: min(M, rowPanels * (row + 1) / grid.rows * MR),
                              n0: min(N, colPanels * col / grid.cols * NR), n1: min(N, colPanels * (col + 1) / grid.cols * NR),
-                             k0: 0, k1: K, accumulate: accumulate, ws: ws[w])
+                             k0: 0, k1: K, accumulate: accumulate && !staged, ws: ws[w])
                 }
+                if staged { g.store(sharedProduct, into: c + at.c, workers: workers, accumulate: accumulate) }
                 o.next()
             }
         } else if kSplit {
@@ -115,8 +134,13 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
         } else {
             var o = Odometer(batch)
             for _ in 0..<nb {
-                g.cooperative(a: a + o.a, b: b + o.b, out: view(o), workers: workers, ws: ws, sharedB: sharedB)
-                if symmetric { g.mirror(c + o.c, workers: workers) }
+                g.cooperative(a: a + o.a, b: b + o.b, out: staged ? stagedView(sharedProduct) : view(o), workers: workers,
+                              ws: ws, sharedB: sharedB)
+                if staged {
+                    g.store(sharedProduct, into: c + o.c, workers: workers, accumulate: false)
+                } else if symmetric {
+                    g.mirror(c + o.c, workers: workers)
+                }
                 o.next()
             }
         }

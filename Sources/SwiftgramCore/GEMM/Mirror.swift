@@ -1,5 +1,6 @@
 // The symmetric product computes the upper triangle of C only; the mirror copies it onto
-// the lower one.
+// the lower one. A product staged in float32 (a narrower C) is stored, and mirrored, in one
+// pass.
 
 import CSupport
 import SwiftgramKernels
@@ -32,6 +33,44 @@ extension Gemm {
                     }
                 }
             }
+        }
+    }
+
+    /// Rounds a product computed in float32 (dense M x N, its upper triangle only when
+    /// symmetric) once into C of the narrower type; with `accumulate` adds it to C's values.
+    func store(_ product: UnsafePointer<E.Acc>, into c: UnsafeMutablePointer<E>, rows: Range<Int>, accumulate: Bool) {
+        let narrow = ISA.conversions(E.self).narrow  // a run at a time, in vectors
+        for i in rows {
+            let row = c + cRows[i], src = product + i &* N
+            // Below the diagonal of a symmetric product: the transposed entry.
+            let lower = symmetric ? min(i, N) : 0
+            for j in 0..<lower {
+                let dst = row + cCols[j], v = product[j &* N &+ i]
+                dst.pointee = E(acc: accumulate ? E.Acc.add(dst.pointee.acc, v) : v)
+            }
+            if cCols.step == 1, !accumulate, let narrow {
+                narrow(UnsafeRawPointer(src + lower).assumingMemoryBound(to: Float.self),
+                       UnsafeMutableRawPointer(row + lower).assumingMemoryBound(to: UInt16.self), N - lower)
+            } else if let cs = cCols.step, !accumulate {
+                var dst = row + lower &* cs
+                for j in lower..<N {
+                    dst.pointee = E(acc: src[j])
+                    dst += cs
+                }
+            } else {
+                for j in lower..<N {
+                    let dst = row + cCols[j]
+                    dst.pointee = E(acc: accumulate ? E.Acc.add(dst.pointee.acc, src[j]) : src[j])
+                }
+            }
+        }
+    }
+
+    /// `store` of a whole product, its row blocks shared by `workers` threads.
+    func store(_ product: UnsafePointer<E.Acc>, into c: UnsafeMutablePointer<E>, workers: Int, accumulate: Bool) {
+        let B = mirrorBlock, blocks = (M + B - 1) / B
+        parallelFor(blocks, threads: workers) { i, _ in
+            store(product, into: c, rows: i * B..<min(M, (i + 1) * B), accumulate: accumulate)
         }
     }
 

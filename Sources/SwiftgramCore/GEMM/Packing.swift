@@ -48,6 +48,8 @@ func pack<E: Element>(_ src: UnsafePointer<E>, rows: IndexMap, r0: Int, ks: Inde
         let full = count / R * R - panel
         let runBytes = (count - panel) * MemoryLayout<E>.stride
         let ahead = prefetchSteps(runBytes: runBytes)
+        // float16 / bfloat16 with the ISA's vector conversion: a call per panel's run.
+        let widen = ISA.conversions(E.self).widen
         for p in 0..<kc {
             let s = first + ks[k0 + p]
             // Fetch the run `ahead` k steps on while this one is copied.
@@ -61,6 +63,9 @@ func pack<E: Element>(_ src: UnsafePointer<E>, rows: IndexMap, r0: Int, ks: Inde
                     if E.self == E.Acc.self {
                         // A copy of constant size: vector moves (the element loop stays scalar).
                         UnsafeMutableRawPointer(u).copyMemory(from: t, byteCount: R * MemoryLayout<E>.stride)
+                    } else if let widen {
+                        widen(UnsafeRawPointer(t).assumingMemoryBound(to: UInt16.self),
+                              UnsafeMutableRawPointer(u).assumingMemoryBound(to: Float.self), R)
                     } else {
                         for i in 0..<R { u[i] = t[i].acc }
                     }

@@ -18,6 +18,10 @@ struct GemmSchedule: Equatable {
     let workers: Int
 }
 
+/// Largest float32 product (elements, all workers' together) a narrower element type is
+/// computed into before it is rounded into C (Driver: staged); 256 MiB.
+let stagingLimit = 1 << 26
+
 /// Work below this many multiply-adds stays on the calling thread (a hand-off costs more).
 let gemmParallelWork = 1e5
 
