@@ -103,9 +103,19 @@ def cases(quick):
         X = RNG.standard_normal((32, 24, 32, 64)).astype(dtype)
         Y = RNG.standard_normal((64, 24, 48, 40)).astype(dtype)
         out.append(Case("acbd,dcfe->abef", "acbd,dcfe->abef", [X, Y], group="permuted"))
+        # Three contracted labels, one of them outermost in both operands.
+        X2 = RNG.standard_normal((32, 24, 64, 40)).astype(dtype)
+        Y2 = RNG.standard_normal((40, 24, 48, 32)).astype(dtype)
+        out.append(Case("abcd,dbea->ce", "abcd,dbea->ce", [X2, Y2], group="permuted"))
         P, Q, R = (RNG.standard_normal(s).astype(dtype) for s in ((256, 512), (512, 384), (384, 128)))
         out.append(Case("ij,jk,kl->il chain", "ij,jk,kl->il", [P, Q, R],
                         matmul=lambda P=P, Q=Q, R=R: P @ (Q @ R), group="chain"))
+        # Five operands of 16^4 (a basis change of a 4-index tensor): path, intermediates
+        # and small products.
+        E4 = [RNG.standard_normal((16, 16)).astype(dtype) for _ in range(4)]
+        T4 = RNG.standard_normal((16, 16, 16, 16)).astype(dtype)
+        out.append(Case("ea,fb,abcd,gc,hd->efgh", "ea,fb,abcd,gc,hd->efgh", [E4[0], E4[1], T4, E4[2], E4[3]],
+                        group="chain"))
         # numpy's own einsum benchmark suite (benchmarks/bench_linalg.py, class Einsum).
         one = np.arange(3000, dtype=dtype)
         one_small = np.arange(600, dtype=dtype)
@@ -131,6 +141,9 @@ def cases(quick):
             Case("np noncon contig_contig", "ji,i->", [nc2, nc1[:40]], group="numpy-suite"),
             Case("np noncon contig_outstride0", "i->", [nc1], group="numpy-suite"),
         ]
+    # NumPy's Eindot benchmark (bench_linalg.py): int64 vectors around a float64 matrix.
+    out.append(Case("i,ij,j int64/float64", "i,ij,j",
+                    [np.arange(400), np.arange(240000.0).reshape(400, 600), np.arange(600)], group="mixed"))
     return out
 
 
