@@ -148,8 +148,8 @@ static void dense_strides(const int64_t *shape, int64_t ndim, int64_t *strides) 
     }
 }
 
-int32_t sg_op_run(const sg_op_plan *plan, const sg_executor *executor, int32_t dtype, const void *const *data, void *out,
-                  const int64_t *out_shape, int64_t out_ndim, double alpha, char *err, int64_t errlen) {
+int32_t sg_op_run(const sg_op_plan *plan, const sg_executor *executor, int32_t dtype, const void *const *data,
+                  void *out, const int64_t *out_shape, int64_t out_ndim, double alpha, char *err, int64_t errlen) {
     int64_t strides[SG_OP_MAX_OPERANDS * SG_OP_MAX_RANK];
     int64_t out_strides[SG_OP_MAX_RANK];
     if (out_ndim < 0 || out_ndim > SG_OP_MAX_RANK) {

@@ -28,6 +28,6 @@ int64_t sg_op_output_shape(const sg_op_plan *plan, int64_t *shape);
 /* Runs the plan on contiguous row-major buffers (shapes as acquired); out has the given
  * rank and shape, which must be the plan's; parallel loops on executor (NULL: the core's
  * pool). Returns 0 or an SG_ERR_* kind. */
-int32_t sg_op_run(const sg_op_plan *plan, const sg_executor *executor, int32_t dtype, const void *const *data, void *out,
-                  const int64_t *out_shape, int64_t out_ndim, double alpha, char *err, int64_t errlen);
+int32_t sg_op_run(const sg_op_plan *plan, const sg_executor *executor, int32_t dtype, const void *const *data,
+                  void *out, const int64_t *out_shape, int64_t out_ndim, double alpha, char *err, int64_t errlen);
 #endif

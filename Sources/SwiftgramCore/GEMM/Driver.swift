@@ -52,10 +52,11 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
     // per worker for whole products, else one shared), summed over every K block there,
     // and rounded once into C (Gemm.store): float32 accumulation, and the kernel stores
     // straight into it. Past stagingLimit the tile path rounds C after each K block.
-    let staged = E.self != E.Acc.self && !kSplit && M * N * (schedule.kind == .batch ? workers : 1) <= stagingLimit
+    let wholeProducts = schedule.kind == .batch
+    let staged = E.self != E.Acc.self && !kSplit && M * N * (wholeProducts ? workers : 1) <= stagingLimit
     let staging = staged ? M * N : 0
-    let perWorker = aSize + bSize + MR * NR + partial + (schedule.kind == .batch ? staging : 0)
-    let shared = (cooperative ? bSize : 0) + (schedule.kind == .batch ? 0 : staging)
+    let perWorker = aSize + bSize + MR * NR + partial + (wholeProducts ? staging : 0)
+    let shared = (cooperative ? bSize : 0) + (wholeProducts ? 0 : staging)
     let work = try allocate(E.Acc.self, count: perWorker * workers + shared, what: "GEMM packing buffers")
     defer { deallocate(work) }
     let ws = (0..<workers).map { w in
