@@ -107,7 +107,9 @@ def _pair_permutation(subscripts: str, shape) -> list | None:
         for a, b in ((p, q), (q, p)):
             if swap.setdefault(a, b) != b:
                 return None
-    if sorted(swap.get(l, l) for l in output) != sorted(output) or any(l not in swap for l in output):
+    # Every label of either term is in swap (the terms pair up position by position), so
+    # every output label is.
+    if sorted(swap[l] for l in output) != sorted(output):
         return None
     return [list(output).index(swap[l]) for l in output]
 
