@@ -197,6 +197,46 @@ def check_torch_op_runs_on_torchs_threads():
     assert "torch pool" in out
 
 
-CHECKS = [check_torch_compile_fullgraph, check_torch_op_runs_on_torchs_threads, check_jax_program_holds_the_custom_call_and_no_callback,
+def check_bfloat16_reaches_the_core_as_bfloat16():
+    """bfloat16 tensors go to the core as bfloat16 on every backend: no cast to float32 in
+    the program (JAX's jaxpr, TF's graph) or the arrays handed over (torch), a bfloat16
+    result, values within bfloat16's rounding of a float64 reference."""
+    a = RNG.standard_normal((6, 7)).astype("float32")
+    b = RNG.standard_normal((7, 5)).astype("float32")
+    ref = a.astype("float64") @ b.astype("float64")
+    backend = _backend()
+    if backend == "jax":
+        import jax
+        import jax.numpy as jnp
+        x, y = jnp.asarray(a, jnp.bfloat16), jnp.asarray(b, jnp.bfloat16)
+        jaxpr = str(jax.make_jaxpr(lambda s, t: sgk.einsum("ij,jk->ik", s, t))(x, y))
+        assert "swiftgram_einsum" in jaxpr and "convert_element_type" not in jaxpr and "bf16[6,5]" in jaxpr, jaxpr
+        out = sgk.einsum("ij,jk->ik", x, y)
+    elif backend == "tensorflow":
+        import tensorflow as tf
+        x, y = tf.constant(a, tf.bfloat16), tf.constant(b, tf.bfloat16)
+        graph = tf.function(lambda s, t: sgk.einsum("ij,jk->ik", s, t)).get_concrete_function(x, y).graph
+        kinds = {op.type: op for op in graph.get_operations()}
+        assert "Cast" not in kinds and kinds["SwiftgramEinsum"].get_attr("T") == tf.bfloat16, list(kinds)
+        out = sgk.einsum("ij,jk->ik", x, y)
+    else:
+        import torch
+        from swiftgram.keras import _torch
+        seen = []
+        real = _torch._forward_np
+        _torch._forward_np = lambda *args, **kw: seen.extend(str(x.dtype) for x in args[2:]) or real(*args, **kw)
+        try:
+            out = sgk.einsum("ij,jk->ik", torch.tensor(a).to(torch.bfloat16), torch.tensor(b).to(torch.bfloat16))
+        finally:
+            _torch._forward_np = real
+        assert seen == ["bfloat16", "bfloat16"], seen
+    assert keras.backend.standardize_dtype(out.dtype) == "bfloat16", out.dtype
+    got = np.asarray(keras.ops.convert_to_numpy(keras.ops.cast(out, "float32")), dtype="float64")
+    # Operands rounded to bfloat16 (2^-9 relative each), the sum in float32, one rounding.
+    bound = 3 * 2.0**-8 * (np.abs(a) @ np.abs(b)) + 1e-6
+    assert np.all(np.abs(got - ref) <= bound), (got, ref)
+
+
+CHECKS = [check_torch_compile_fullgraph, check_bfloat16_reaches_the_core_as_bfloat16, check_torch_op_runs_on_torchs_threads, check_jax_program_holds_the_custom_call_and_no_callback,
           check_jax_vmap_batches_into_one_call, check_jax_export_reloads_in_a_fresh_process,
           check_tf_graph_holds_the_native_op, check_tf_model_export_serves_in_a_fresh_process]

@@ -48,8 +48,8 @@ def einsum(subscripts: str, *tensors: Any, alpha: float = 1.0) -> Any:
     Works on Keras tensors in a ``Lambda`` or a custom layer, in eager mode, in
     ``tf.function`` graphs and in ``model.fit``; static shapes are kept (unknown dims such
     as a dynamic batch stay None). ``alpha`` scales the result inside the kernel.
-    Inputs are brought to one dtype; bfloat16 is computed by the core on JAX and
-    TensorFlow, and in float32 and cast back on torch.
+    Inputs are brought to one dtype; bfloat16 is computed by the core (on torch where
+    ml_dtypes is installed, else in float32 and cast back).
     """
     if any(isinstance(t, keras.KerasTensor) for t in tensors):
         # Symbolic Keras tensors (a functional model being built): a Keras operation that

@@ -9,8 +9,31 @@ from typing import Any
 from ._labels import _forward_np, _gradients, _output_shape
 from ._native import op_library
 
-# The op hands NumPy arrays to the core, and NumPy has no bfloat16: computed in float32.
-NATIVE_BFLOAT16 = False
+try:  # bfloat16 tensors reach the core as ml_dtypes.bfloat16 views of their bits
+    from ml_dtypes import bfloat16 as _BFLOAT16
+except ImportError:  # then they are computed in float32 (swiftgram.keras casts them)
+    _BFLOAT16 = None
+
+NATIVE_BFLOAT16 = _BFLOAT16 is not None
+
+
+def _array(x: Any) -> Any:
+    """The tensor's memory as a NumPy array, without a copy (strides kept); bfloat16 as
+    ml_dtypes' bfloat16 over the same 16-bit words."""
+    import torch
+    x = x.detach().cpu()
+    if x.dtype == torch.bfloat16:
+        return x.view(torch.uint16).numpy().view(_BFLOAT16)
+    return x.numpy()
+
+
+def _tensor(a: Any, device: Any) -> Any:
+    """A NumPy result as a tensor on `device`, adopted without a copy on the CPU."""
+    import numpy as np
+    import torch
+    if _BFLOAT16 is not None and a.dtype == _BFLOAT16:
+        return torch.from_numpy(a.view(np.uint16)).view(torch.bfloat16).to(device)
+    return torch.from_numpy(a).to(device)
 
 
 def _torch_executor() -> int:
@@ -41,8 +64,8 @@ def _define_torch_op():
     @torch.library.custom_op("swiftgram::einsum", mutates_args=(),
                              schema="(str subscripts, float alpha, bool pair, Tensor[] xs) -> Tensor")
     def custom(subscripts, alpha, pair, xs):
-        arrays = [x.detach().cpu().numpy() for x in xs] * (2 if pair else 1)
-        return torch.from_numpy(_forward_np(subscripts, alpha, *arrays, executor=_EXECUTOR)).to(xs[0].device)
+        arrays = [_array(x) for x in xs] * (2 if pair else 1)
+        return _tensor(_forward_np(subscripts, alpha, *arrays, executor=_EXECUTOR), xs[0].device)
 
     @custom.register_fake
     def _(subscripts, alpha, pair, xs):
