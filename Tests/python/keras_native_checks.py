@@ -237,6 +237,31 @@ def check_bfloat16_reaches_the_core_as_bfloat16():
     assert np.all(np.abs(got - ref) <= bound), (got, ref)
 
 
-CHECKS = [check_torch_compile_fullgraph, check_bfloat16_reaches_the_core_as_bfloat16, check_torch_op_runs_on_torchs_threads, check_jax_program_holds_the_custom_call_and_no_callback,
+def check_empty_scalar_and_view_shapes_through_the_ops():
+    """Empty operands, 0-d operands and results, a diagonal (a view plan in NumPy's API)
+    and broadcasting, eager and inside the backend's compiled functions, against NumPy."""
+    cases = [("ij,jk->ik", [(0, 3), (3, 4)]), ("ij,jk->ik", [(2, 0), (0, 4)]), ("i,i->", [(5,), (5,)]),
+             (",->", [(), ()]), ("ij->", [(0, 3)]), ("ii->i", [(3, 3)]), ("...i,i->...", [(2, 3, 4), (4,)])]
+    backend = _backend()
+    if backend == "jax":
+        import jax
+        compiled = jax.jit
+    elif backend == "tensorflow":
+        import tensorflow as tf
+        compiled = tf.function
+    else:
+        import torch
+        compiled = torch.compile
+    for spec, shapes in cases:
+        xs = [np.asarray(RNG.standard_normal(s), dtype="float32") for s in shapes]
+        want = np.einsum(spec, *xs)
+        for how, f in (("eager", lambda *t: sgk.einsum(spec, *t)), ("compiled", compiled(lambda *t: sgk.einsum(spec, *t)))):
+            got = np.asarray(keras.ops.convert_to_numpy(f(*[keras.ops.convert_to_tensor(x) for x in xs])))
+            assert got.shape == want.shape, (spec, how, got.shape, want.shape)
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=f"{spec} {how}")
+
+
+CHECKS = [check_torch_compile_fullgraph, check_bfloat16_reaches_the_core_as_bfloat16,
+          check_empty_scalar_and_view_shapes_through_the_ops, check_torch_op_runs_on_torchs_threads, check_jax_program_holds_the_custom_call_and_no_callback,
           check_jax_vmap_batches_into_one_call, check_jax_export_reloads_in_a_fresh_process,
           check_tf_graph_holds_the_native_op, check_tf_model_export_serves_in_a_fresh_process]
