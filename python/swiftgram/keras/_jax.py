@@ -9,7 +9,7 @@ import ctypes
 import jax
 import numpy as np
 
-from ._labels import _gradients, _output_shape, _spec, _static
+from ._labels import _gradients, _operand_shapes, _spec, _static
 from ._native import op_library
 
 TARGET = "swiftgram_einsum"
@@ -23,9 +23,8 @@ jax.ffi.register_ffi_target(TARGET, jax.ffi.pycapsule(_handler), platform="cpu")
 
 
 def _call(subscripts: str, xs: tuple, alpha: float, pair: bool):
-    shapes = [x.shape for x in xs] * (2 if pair else 1)
-    inputs, output, _ = _static(subscripts, shapes)
-    result = jax.ShapeDtypeStruct(_output_shape(subscripts, shapes), xs[0].dtype)
+    inputs, output, sizes = _static(subscripts, _operand_shapes(xs, pair))
+    result = jax.ShapeDtypeStruct(tuple(sizes[l] for l in output), xs[0].dtype)
     # Explicit subscripts: the handler turns vmap's leading batch axes into '...'.
     return jax.ffi.ffi_call(TARGET, result, vmap_method="expand_dims")(
         *xs, subscripts=_spec(inputs, output), alpha=np.float64(alpha), pair=np.int32(pair))
@@ -44,7 +43,7 @@ def op(subscripts: str, xs: list, alpha: float, pair: bool = False):
 
         def bwd(xs, dy):
             # Einsums through this op again: second order differentiates them the same way.
-            return (tuple(_gradients(subscripts, alpha, list(xs), dy, [x.shape for x in xs], op, pair)),)
+            return (tuple(_gradients(subscripts, alpha, list(xs), dy, op, pair)),)
         custom.defvjp(fwd, bwd)
         _jax_ops[key] = custom
     return _jax_ops[key](tuple(xs))

@@ -36,6 +36,11 @@ def _spec(inputs: Sequence[Sequence[int]], output: Sequence[int]) -> str:
     return ",".join("".join(names[l] for l in t) for t in inputs) + "->" + "".join(names[l] for l in output)
 
 
+def _operand_shapes(xs: Sequence[Any], pair: bool) -> list:
+    """The einsum's operand shapes for an op's tensors: a pair op's one tensor is both."""
+    return [tuple(x.shape) for x in xs] * (2 if pair else 1)
+
+
 def _output_shape(subscripts: str, shapes) -> tuple:
     _, output, sizes = _static(subscripts, shapes)
     return tuple(sizes[l] for l in output)
@@ -114,11 +119,12 @@ def _pair_permutation(subscripts: str, shape) -> list | None:
     return [list(output).index(swap[l]) for l in output]
 
 
-def _gradients(subscripts: str, alpha: float, xs: list, dy: Any, shapes, einsum_op, pair: bool) -> list:
+def _gradients(subscripts: str, alpha: float, xs: list, dy: Any, einsum_op, pair: bool) -> list:
     """The gradient for each input of the op: for a pair op (one tensor used as both
     operands) the one gradient of the shared tensor."""
+    shapes = _operand_shapes(xs, pair)
     if pair:
         perm = _pair_permutation(subscripts, shapes[0])
         both = [xs[0], xs[0]]
-        return [_gradient(subscripts, alpha, both, dy + ops.transpose(dy, perm), 0, [shapes[0]] * 2, einsum_op)]
+        return [_gradient(subscripts, alpha, both, dy + ops.transpose(dy, perm), 0, shapes, einsum_op)]
     return [_gradient(subscripts, alpha, list(xs), dy, k, shapes, einsum_op) for k in range(len(xs))]

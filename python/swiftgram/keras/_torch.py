@@ -6,7 +6,7 @@ import ctypes
 import os
 from typing import Any
 
-from ._labels import _forward_np, _gradients, _output_shape
+from ._labels import _forward_np, _gradients, _operand_shapes, _output_shape
 from ._native import op_library
 
 try:  # bfloat16 tensors reach the core as ml_dtypes.bfloat16 views of their bits
@@ -69,16 +69,14 @@ def _define_torch_op():
 
     @custom.register_fake
     def _(subscripts, alpha, pair, xs):
-        return xs[0].new_empty(_output_shape(subscripts, [tuple(x.shape) for x in xs] * (2 if pair else 1)))
+        return xs[0].new_empty(_output_shape(subscripts, _operand_shapes(xs, pair)))
 
     def setup_context(ctx, inputs, output):
         ctx.subscripts, ctx.alpha, ctx.pair, xs = inputs
         ctx.save_for_backward(*xs)
 
     def backward(ctx, dy):
-        xs = list(ctx.saved_tensors)
-        shapes = [tuple(x.shape) for x in xs]
-        return None, None, None, _gradients(ctx.subscripts, ctx.alpha, xs, dy, shapes, op, ctx.pair)
+        return None, None, None, _gradients(ctx.subscripts, ctx.alpha, list(ctx.saved_tensors), dy, op, ctx.pair)
     custom.register_autograd(backward, setup_context=setup_context)
     return custom
 
