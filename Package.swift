@@ -6,6 +6,7 @@
 //   SwiftgramCore     subscripts parsing, contraction planning, execution engine
 //   Kernels*          register-blocked micro-kernels, one module per ISA so each is compiled
 //                     with its own -march flags; chosen at run time from the CPU's features
+//                     (KernelsAVX512BF16: AVX-512 with AVX512-BF16, bfloat16 only)
 //   SwiftgramKernels  the generic micro-kernel source the ISA modules instantiate
 //   CSupport          tiny C helpers Swift cannot express (cpuid feature checks)
 import PackageDescription
@@ -13,13 +14,13 @@ import PackageDescription
 // An ISA's -march flags apply on x86-64 only (the manifest is built for the machine that
 // builds the package); elsewhere its module compiles portable code, and the ISA reports
 // itself unsupported at run time (ISA.swift), so the package builds on aarch64 too.
-func isa(_ name: String, _ march: String?) -> Target {
+func isa(_ name: String, _ march: String?, features: [String] = []) -> Target {
     #if arch(x86_64)
-    let flags: [SwiftSetting] = march.map { [.unsafeFlags(["-Xcc", "-march=\($0)"])] } ?? []
+    let flags: [SwiftSetting] = march.map { [.unsafeFlags(["-Xcc", "-march=\($0)"] + features.flatMap { ["-Xcc", "-m\($0)"] })] } ?? []
     #else
     let flags: [SwiftSetting] = []
     #endif
-    return .target(name: name, dependencies: ["SwiftgramKernels"], swiftSettings: flags)
+    return .target(name: name, dependencies: ["SwiftgramKernels", "CSupport"], swiftSettings: flags)
 }
 
 let package = Package(
@@ -31,11 +32,12 @@ let package = Package(
         .target(name: "CSupport"),
         .target(name: "SwiftgramKernels", dependencies: ["CSupport"]),
         isa("KernelsAVX512", "x86-64-v4"),
+        isa("KernelsAVX512BF16", "x86-64-v4", features: ["avx512bf16"]),
         isa("KernelsAVX2", "x86-64-v3"),
         isa("KernelsPortable", nil),
         .target(
             name: "SwiftgramCore",
-            dependencies: ["CSupport", "KernelsAVX512", "KernelsAVX2", "KernelsPortable"]
+            dependencies: ["CSupport", "KernelsAVX512", "KernelsAVX512BF16", "KernelsAVX2", "KernelsPortable"]
         ),
         .target(
             name: "SwiftgramABI",

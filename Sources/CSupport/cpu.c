@@ -1,4 +1,7 @@
 #include "sg_cpu.h"
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #include <unistd.h>
 
 int sg_cpu_has_avx512(void) {
@@ -7,6 +10,18 @@ int sg_cpu_has_avx512(void) {
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
            __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+int sg_cpu_has_avx512_bf16(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    /* CPUID leaf 7, sub-leaf 1: EAX bit 5 (the compiler's cpu model predates it). */
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (!sg_cpu_has_avx512() || !__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) return 0;
+    return (eax >> 5) & 1;
 #else
     return 0;
 #endif

@@ -1,9 +1,10 @@
 // Run-time choice of the micro-kernel set from the CPU's features.
-// SWIFTGRAM_ISA=avx512|avx2|portable forces a path (tests run each one); a forced path the
+// SWIFTGRAM_ISA=avx512bf16|avx512|avx2|portable forces a path (tests run each one); a forced path the
 // CPU cannot run falls back to the best supported one instead of faulting.
 import CSupport
 import KernelsAVX2
 import KernelsAVX512
+import KernelsAVX512BF16
 import KernelsPortable
 import SwiftgramKernels
 
@@ -25,6 +26,9 @@ public struct ISA {
     public let narrowHalf: NarrowFunction?
     public let widenBFloat16: WidenFunction?
     public let narrowBFloat16: NarrowFunction?
+    /// bfloat16 GEMMs multiplied in the ISA's own bfloat16 instructions, over pairs of k
+    /// (Microkernel.pairs); nil: widened to float32 while packing, the float32 kernel.
+    public let bfloat16Pairs: Microkernel<Float>?
     let check: () -> Bool
 
     /// Whether this CPU (and OS) can run the kernels.
@@ -33,17 +37,21 @@ public struct ISA {
     /// Every kernel set, best first: the engine takes the first one the CPU supports, and
     /// the tests run every supported one. Adding an ISA is one module and one line here.
     public static let registry: [ISA] = [
+        ISA(name: "avx512bf16", float32: float32KernelAVX512, float64: float64KernelAVX512,
+            dot32: float32DotAVX512, dot64: float64DotAVX512, widenHalf: widenHalfAVX512, narrowHalf: narrowHalfAVX512,
+            widenBFloat16: widenBFloat16AVX512, narrowBFloat16: narrowBFloat16AVX512,
+            bfloat16Pairs: bfloat16PairKernelAVX512BF16, check: { sg_cpu_has_avx512_bf16() != 0 }),
         ISA(name: "avx512", float32: float32KernelAVX512, float64: float64KernelAVX512,
             dot32: float32DotAVX512, dot64: float64DotAVX512, widenHalf: widenHalfAVX512, narrowHalf: narrowHalfAVX512,
             widenBFloat16: widenBFloat16AVX512, narrowBFloat16: narrowBFloat16AVX512,
-            check: { sg_cpu_has_avx512() != 0 }),
+            bfloat16Pairs: nil, check: { sg_cpu_has_avx512() != 0 }),
         ISA(name: "avx2", float32: float32KernelAVX2, float64: float64KernelAVX2,
             dot32: float32DotAVX2, dot64: float64DotAVX2, widenHalf: widenHalfAVX2, narrowHalf: narrowHalfAVX2,
             widenBFloat16: widenBFloat16AVX2, narrowBFloat16: narrowBFloat16AVX2,
-            check: { sg_cpu_has_avx2_fma() != 0 }),
+            bfloat16Pairs: nil, check: { sg_cpu_has_avx2_fma() != 0 }),
         ISA(name: "portable", float32: float32KernelPortable, float64: float64KernelPortable,
             dot32: float32DotPortable, dot64: float64DotPortable, widenHalf: nil, narrowHalf: nil,
-            widenBFloat16: nil, narrowBFloat16: nil, check: { true }),
+            widenBFloat16: nil, narrowBFloat16: nil, bfloat16Pairs: nil, check: { true }),
     ]
 
     /// The registry's entries this CPU runs, best first.

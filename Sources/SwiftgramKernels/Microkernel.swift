@@ -62,13 +62,20 @@ public struct Microkernel<T> {
     /// (this ISA's vector width) first, down to a few lanes for the runs left over; none
     /// for the scalar kernels.
     public let transposes: [(lanes: Int, run: TransposeFunction<T>)]
+    /// Packing's interleave of two runs into pair words where the panels hold pairs (see
+    /// Widen.swift), compiled for the same ISA; nil: the panels hold T.
+    public let interleave: InterleaveFunction?
+    /// The panels hold bfloat16 pairs rather than T: each slot is a 32-bit word with the
+    /// values of k steps 2p and 2p + 1 (low half first), and a tile's kc counts pairs.
+    public var pairs: Bool { interleave != nil }
     public init(mr: Int, nr: Int, run: @escaping MicrokernelFunction<T>, narrow: MicrokernelFunction<T>? = nil,
-                transposes: [(lanes: Int, run: TransposeFunction<T>)] = []) {
+                transposes: [(lanes: Int, run: TransposeFunction<T>)] = [], interleave: InterleaveFunction? = nil) {
         self.mr = mr
         self.nr = nr
         self.run = run
         self.narrow = narrow
         self.transposes = transposes
+        self.interleave = interleave
     }
 }
 
@@ -86,6 +93,12 @@ extension Microkernel where T: BinaryFloatingPoint {
                   transposes: [(V.scalarCount, { simdTranspose(V.self, $0, $1, $2, $3) })] + narrower)
     }
 }
+
+/// One multiply-add of the register block, c += a * b, where an ISA has its own (the dot
+/// product of bfloat16 pairs: every float32 lane gains two products). Passed as a closure
+/// literal written in the ISA module itself: a C intrinsic wrapper called from a closure
+/// of this module's is kept out of line there.
+public typealias MultiplyAdd<V> = (_ c: inout V, _ a: V, _ b: V) -> Void
 
 /// Packing's transposition at W's width, for `Microkernel.init(_:fused:rows:narrower:)`.
 @inlinable @inline(__always)
@@ -108,20 +121,26 @@ func fma<V: SIMD>(_ c: inout V, _ a: V, _ b: V, fused: Bool) where V.Scalar: Flo
 /// carry no test for it.
 @inlinable @inline(__always)
 public func simdMicrokernel<V: SIMD>(
-    _: V.Type, fused: Bool, rows: Int = microkernelRows, vectors: Int = 2, _ t: Tile<V.Scalar>
+    _: V.Type, fused: Bool, rows: Int = microkernelRows, vectors: Int = 2, product: MultiplyAdd<V>? = nil,
+    _ t: Tile<V.Scalar>
 ) where V.Scalar: BinaryFloatingPoint {
     if vectors == 2 && t.bCopy != nil {
-        simdMicrokernel(V.self, fused: fused, rows: rows, vectors: 2, copying: true, t)
+        simdMicrokernel(V.self, fused: fused, rows: rows, vectors: 2, copying: true, product: product, t)
     } else {
-        simdMicrokernel(V.self, fused: fused, rows: rows, vectors: vectors, copying: false, t)
+        simdMicrokernel(V.self, fused: fused, rows: rows, vectors: vectors, copying: false, product: product, t)
     }
 }
 
+/// `product` (nil: a fused or plain multiply-add) is what the k loop multiplies with;
+/// the stores always scale and add in T.
 @inlinable @inline(__always)
 func simdMicrokernel<V: SIMD>(
-    _: V.Type, fused: Bool, rows: Int, vectors: Int, copying: Bool, _ t: Tile<V.Scalar>
+    _: V.Type, fused: Bool, rows: Int, vectors: Int, copying: Bool, product: MultiplyAdd<V>? = nil, _ t: Tile<V.Scalar>
 ) where V.Scalar: BinaryFloatingPoint {
     let (kc, c, rowOff, cs, mr, nr, alpha) = (t.kc, t.c, t.rowOff, t.cs, t.mr, t.nr, t.alpha)
+    @inline(__always) func madd(_ c: inout V, _ a: V, _ b: V) {
+        if let product { product(&c, a, b) } else { fma(&c, a, b, fused: fused) }
+    }
     let w = V.scalarCount
     var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
     var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
@@ -150,15 +169,15 @@ func simdMicrokernel<V: SIMD>(
                 let next = pb + bCopyAhead &* stepB
                 for line in stride(from: 0, to: t.bFetch, by: 64) { sg_prefetch(next + line) }
             }
-            var ai = V(repeating: pa[0]); fma(&c00, ai, b0, fused: fused); fma(&c01, ai, b1, fused: fused)
-            ai = V(repeating: pa[1]); fma(&c10, ai, b0, fused: fused); fma(&c11, ai, b1, fused: fused)
-            ai = V(repeating: pa[2]); fma(&c20, ai, b0, fused: fused); fma(&c21, ai, b1, fused: fused)
-            ai = V(repeating: pa[3]); fma(&c30, ai, b0, fused: fused); fma(&c31, ai, b1, fused: fused)
-            ai = V(repeating: pa[4]); fma(&c40, ai, b0, fused: fused); fma(&c41, ai, b1, fused: fused)
-            ai = V(repeating: pa[5]); fma(&c50, ai, b0, fused: fused); fma(&c51, ai, b1, fused: fused)
+            var ai = V(repeating: pa[0]); madd(&c00, ai, b0); madd(&c01, ai, b1)
+            ai = V(repeating: pa[1]); madd(&c10, ai, b0); madd(&c11, ai, b1)
+            ai = V(repeating: pa[2]); madd(&c20, ai, b0); madd(&c21, ai, b1)
+            ai = V(repeating: pa[3]); madd(&c30, ai, b0); madd(&c31, ai, b1)
+            ai = V(repeating: pa[4]); madd(&c40, ai, b0); madd(&c41, ai, b1)
+            ai = V(repeating: pa[5]); madd(&c50, ai, b0); madd(&c51, ai, b1)
             if rows == 8 {
-                ai = V(repeating: pa[6]); fma(&c60, ai, b0, fused: fused); fma(&c61, ai, b1, fused: fused)
-                ai = V(repeating: pa[7]); fma(&c70, ai, b0, fused: fused); fma(&c71, ai, b1, fused: fused)
+                ai = V(repeating: pa[6]); madd(&c60, ai, b0); madd(&c61, ai, b1)
+                ai = V(repeating: pa[7]); madd(&c70, ai, b0); madd(&c71, ai, b1)
             }
             pa += stepA
             pb += stepB
@@ -166,11 +185,11 @@ func simdMicrokernel<V: SIMD>(
     } else {
         for _ in 0..<kc {
             let b0 = pb.loadUnaligned(as: V.self)
-            fma(&c00, V(repeating: pa[0]), b0, fused: fused); fma(&c10, V(repeating: pa[1]), b0, fused: fused)
-            fma(&c20, V(repeating: pa[2]), b0, fused: fused); fma(&c30, V(repeating: pa[3]), b0, fused: fused)
-            fma(&c40, V(repeating: pa[4]), b0, fused: fused); fma(&c50, V(repeating: pa[5]), b0, fused: fused)
+            madd(&c00, V(repeating: pa[0]), b0); madd(&c10, V(repeating: pa[1]), b0)
+            madd(&c20, V(repeating: pa[2]), b0); madd(&c30, V(repeating: pa[3]), b0)
+            madd(&c40, V(repeating: pa[4]), b0); madd(&c50, V(repeating: pa[5]), b0)
             if rows == 8 {
-                fma(&c60, V(repeating: pa[6]), b0, fused: fused); fma(&c70, V(repeating: pa[7]), b0, fused: fused)
+                madd(&c60, V(repeating: pa[6]), b0); madd(&c70, V(repeating: pa[7]), b0)
             }
             pa += stepA
             pb += stepB

@@ -1,5 +1,5 @@
 // float16 / bfloat16 <-> float32 conversions of runs, for packing 16-bit operands and
-// storing 16-bit results, written once; each x86 ISA module instantiates them, where the
+// storing 16-bit results, and the interleave that packs bfloat16 pairs, written once; each x86 ISA module instantiates them, where the
 // loops become vector code (F16C's vcvtph2ps / vcvtps2ph for float16). C function
 // pointers: a call captures nothing (no retain).
 
@@ -38,5 +38,22 @@ public func narrowBFloat16s(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePoi
         let rounded = UInt16(truncatingIfNeeded: (b &+ 0x7FFF &+ ((b >> 16) & 1)) >> 16)
         let quiet = UInt16(truncatingIfNeeded: b >> 16) | 0x40
         dst[i] = src[i].isNaN ? quiet : rounded
+    }
+}
+
+/// Interleaves two runs of 16-bit values (k steps 2p and 2p + 1 across `rows` x `panels`
+/// rows) into 32-bit pair words, the first run in the low half: run values [q*rows,
+/// (q+1)*rows) go to dst + q*stride (one k slot of each of `panels` packed panels).
+public typealias InterleaveFunction = @convention(c) (_ lo: UnsafePointer<UInt16>, _ hi: UnsafePointer<UInt16>,
+                                                      _ dst: UnsafeMutablePointer<UInt32>, _ rows: Int,
+                                                      _ panels: Int, _ stride: Int) -> Void
+
+/// `InterleaveFunction` as plain loops, vectorised by the compiler (zero-extend, shift, or).
+@inlinable @inline(__always)
+public func interleavePairs(_ lo: UnsafePointer<UInt16>, _ hi: UnsafePointer<UInt16>, _ dst: UnsafeMutablePointer<UInt32>,
+                            _ rows: Int, _ panels: Int, _ stride: Int) {
+    for q in 0..<panels {
+        let (l, h, d) = (lo + q &* rows, hi + q &* rows, dst + q &* stride)
+        for i in 0..<rows { d[i] = UInt32(l[i]) | UInt32(h[i]) << 16 }
     }
 }

@@ -45,6 +45,9 @@ def test_show_config_names_what_is_in_use(capsys):
     assert f"threads: {swiftgram.get_num_threads()}" in out
     assert "libswiftgram_core.so" in out
     assert re.search(r"float32: micro-kernel \d+x\d+, kc \d+ mc \d+ nc \d+", out)
+    # bfloat16's own kernel (over pairs of k) where the ISA in use has one.
+    pairs = re.search(r"bfloat16 \(pairs of k\): micro-kernel \d+x\d+, kc \d+ mc \d+ nc \d+", out)
+    assert bool(pairs) == (swiftgram.isa() == "avx512bf16"), out
 
 
 def test_caches_are_the_ones_the_os_reports(capsys):
@@ -84,6 +87,18 @@ def test_any_blocking_gives_the_same_results():
                       (swiftgram.einsum("ji,jk->ik", a.T.copy(), b), a.astype(np.float64) @ b)]
             for got, want in checks:
                 np.testing.assert_allclose(got, want, rtol=tol, atol=tol * 30)
+        # bfloat16 (the pair kernel where the CPU has one): one K block or many, against
+        # float64 over the same values, within float32 accumulation and one rounding.
+        import ml_dtypes
+        bf = ml_dtypes.bfloat16
+        f, g = (rng.standard_normal((3, 9, 11, n)).astype(bf) for n in (150, 70))
+        a, b = rng.standard_normal((300, 701)).astype(bf), rng.standard_normal((701, 530)).astype(bf)
+        wide = lambda x: x.astype(np.float64)  # noqa: E731
+        for got, want in [(swiftgram.gram(f, g), np.einsum("ahwm,ahwn->amn", wide(f), wide(g)) / 99),
+                          (swiftgram.gram(f), np.einsum("ahwm,ahwn->amn", wide(f), wide(f)) / 99),
+                          (swiftgram.einsum("ij,jk->ik", a, b), wide(a) @ wide(b))]:
+            assert got.dtype == bf
+            np.testing.assert_allclose(wide(got), want, rtol=2 ** -8, atol=1e-5 * abs(want).max())
         print("same")
     """)
     for caches in ("l1d=1K,l2=4K,l3=4K", "l1d=512K,l2=64M,l3=256M", "l1d=48K,l2=2M,l3=32M"):

@@ -41,7 +41,10 @@ def test_concurrent_calls_from_python_threads(rng):
     assert not errors
 
 
-@pytest.mark.parametrize("isa", ["portable", "avx2", "avx512"])
+ISAS = ["avx512bf16", "avx512", "avx2", "portable"]  # the core's registry, best first
+
+
+@pytest.mark.parametrize("isa", ISAS)
 def test_each_isa_when_forced(isa):
     code = ("import numpy as np, swiftgram as s; r=np.random.default_rng(0);"
             "a=r.standard_normal((3,37,129)); b=r.standard_normal((3,129,45));"
@@ -61,9 +64,21 @@ def test_each_isa_when_forced(isa):
             "    assert abs(s.einsum('i,i->', x, y) - math.fsum(x * y)) <= 1e-15 * n, n\n"
             "    f = x.astype(np.float32)\n"
             "    assert abs(s.einsum('i->', f) - math.fsum(f)) <= 1e-6 * n, n\n"
+            # bfloat16 (the pair kernel on avx512bf16, widened to float32 elsewhere) against
+            # float64 over the same values: float32 accumulation, one rounding to bfloat16.
+            "import ml_dtypes; bf=ml_dtypes.bfloat16\n"
+            "for e, x, y in (('bij,bjk->bik', a, b), ('ahwm,ahwn->amn', r.standard_normal((2,9,7,40)), None),"
+            " ('ij,kj->ik', r.standard_normal((37,33)), r.standard_normal((45,33)))):\n"
+            "    x = x.astype(bf); y = x if y is None else y.astype(bf)\n"
+            "    want = np.einsum(e, x.astype(np.float64), y.astype(np.float64))\n"
+            "    got = s.einsum(e, x, y)\n"
+            "    assert got.dtype == bf, got.dtype\n"
+            "    assert np.allclose(got.astype(np.float64), want, rtol=2**-8, atol=1e-5 * abs(want).max()), e\n"
             "print(s.isa())")
     env = dict(os.environ, SWIFTGRAM_ISA=isa)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     used = out.stdout.strip()
-    # The forced ISA is used when the CPU has it; otherwise the best supported one.
-    assert used == isa or (isa != "portable" and used in ("portable", "avx2"))
+    # The forced ISA is used when the CPU has it; otherwise the best supported one (one
+    # the CPU runs: further down the registry).
+    assert used == isa or (isa != "portable" and ISAS.index(used) > ISAS.index(isa))
+

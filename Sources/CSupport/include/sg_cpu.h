@@ -5,6 +5,7 @@
  * atomic thread count, and the worker thread pool. */
 int sg_cpu_has_avx512(void);   /* AVX-512 F + VL + BW + DQ and OS support */
 int sg_cpu_has_avx2_fma(void); /* AVX2 + FMA and OS support */
+int sg_cpu_has_avx512_bf16(void); /* the above AVX-512 and AVX512-BF16 (vdpbf16ps) */
 int sg_cpu_count(void);        /* online logical CPUs */
 /* Engine thread count, shared by all calls; atomic because it may change mid-call. */
 void sg_threads_set(int n);

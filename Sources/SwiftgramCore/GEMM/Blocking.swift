@@ -34,7 +34,11 @@ public struct Caches: Sendable {
 struct Blocking {
     let kc: Int, mc: Int, nc: Int
     init<T>(_: T.Type, mr: Int, nr: Int, n: Int, k: Int, caches: Caches = .machine) {
-        let size = MemoryLayout<T>.stride
+        self.init(elementBytes: MemoryLayout<T>.stride, mr: mr, nr: nr, n: n, k: k, caches: caches)
+    }
+
+    /// The blocking for packed elements of `size` bytes.
+    init(elementBytes size: Int, mr: Int, nr: Int, n: Int, k: Int, caches: Caches = .machine) {
         let base = max(64, min(512, caches.l1d / (nr * size)) / 16 * 16)
         let bBlock = max(caches.l2, min(2 * caches.l2, caches.l3 / caches.l3Sharing))
         kc = 2 * base * n * size <= bBlock ? 2 * base : base

@@ -8,7 +8,10 @@ import SwiftgramKernels
 /// `c` holds (beta = 1), in the micro-kernel's stores.
 func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeMutablePointer<E>,
                             layout l: GemmLayout, alpha: E.Acc, accumulate: Bool = false) throws(EinsumError) {
-    let kernel = E.Acc.microkernel
+    // bfloat16 on an ISA with a bfloat16 product: its kernel over pairs of k (float32
+    // accumulators and C as for the widened path).
+    let pairs = E.self == BFloat16.self ? ISA.selected.bfloat16Pairs.flatMap { $0 as? Microkernel<E.Acc> } : nil
+    let kernel = pairs ?? E.Acc.microkernel
     let MR = kernel.mr, NR = kernel.nr
     let (aRows, aK, bRows, bK, cRows, cCols) = (l.aRows, l.aK, l.bRows, l.bK, l.cRows, l.cCols)
     let M = cRows.count, N = cCols.count, K = aK.count
@@ -27,7 +30,9 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
     // A symmetric product computes one triangle and mirrors it: not where it adds into c.
     let symmetric = !accumulate && a == b && M == N && aRows == bRows && aK == bK
         && batch.allSatisfy { $0.a == $0.b }
-    let whole = Blocking(E.Acc.self, mr: MR, nr: NR, n: N, k: K)
+    // Blocks hold packed elements: the 16-bit ones themselves where packed as pairs.
+    let packed = pairs == nil ? MemoryLayout<E.Acc>.stride : MemoryLayout<E>.stride
+    let whole = Blocking(elementBytes: packed, mr: MR, nr: NR, n: N, k: K)
     let schedule = gemmSchedule(batch: nb, M: M, N: N, K: K, kc: whole.kc, threads: Threads.count, symmetric: symmetric)
     let workers = schedule.workers
     let kSplit = schedule.kind == .kSplit, cooperative = schedule.kind == .cooperative
@@ -35,7 +40,7 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
     let rowPanels = (M + MR - 1) / MR, colPanels = (N + NR - 1) / NR
     // A grid worker packs only its own columns of B: the blocking follows that width.
     let packedCols = grid.map { (colPanels + $0.cols - 1) / $0.cols * NR } ?? colPanels * NR
-    let blk = grid == nil ? whole : Blocking(E.Acc.self, mr: MR, nr: NR, n: packedCols, k: K)
+    let blk = grid == nil ? whole : Blocking(elementBytes: packed, mr: MR, nr: NR, n: packedCols, k: K)
     // Symmetric: B packed and A read out of it where MR divides NR, else each operand in
     // place where that beats packing it (see readsInPlace).
     let aFromB = symmetric && NR % MR == 0, eachInPlace = symmetric && !aFromB
@@ -48,12 +53,16 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
     let kcMax = min(blk.kc, K)
     let aSize = min(blk.mc, rowPanels * MR) * kcMax, bSize = min(blk.nc, packedCols) * kcMax
     let partial = kSplit ? M * N : 0
-    // A narrower element type (float16, bfloat16) is computed into a float32 product (one
-    // per worker for whole products, else one shared), summed over every K block there,
-    // and rounded once into C (Gemm.store): float32 accumulation, and the kernel stores
-    // straight into it. Past stagingLimit the tile path rounds C after each K block.
+    // A narrower element type (float16, bfloat16) summed over more than one K block (or
+    // added into C) is computed into a float32 product (one per worker for whole products,
+    // else one shared), summed over every K block there, and rounded once into C
+    // (Gemm.store): float32 accumulation, and the kernel stores straight into it. Over one
+    // K block each tile is final where it is computed: the tile path rounds it into C
+    // (no product to write and read back). Past stagingLimit the tile path rounds C after
+    // each K block.
     let wholeProducts = schedule.kind == .batch
-    let staged = E.self != E.Acc.self && !kSplit && M * N * (wholeProducts ? workers : 1) <= stagingLimit
+    let oneBlock = !accumulate && K <= blk.kc
+    let staged = E.self != E.Acc.self && !kSplit && !oneBlock && M * N * (wholeProducts ? workers : 1) <= stagingLimit
     let staging = staged ? M * N : 0
     let perWorker = aSize + bSize + MR * NR + partial + (wholeProducts ? staging : 0)
     let shared = (cooperative ? bSize : 0) + (wholeProducts ? 0 : staging)

@@ -54,6 +54,28 @@ struct Gemm<E: Element> {
     /// C = A * A^T on the same memory: only tiles on or above the diagonal are computed.
     let symmetric: Bool
 
+    /// Panel slots per K block of kc steps: half as many for a kernel over pairs of k
+    /// (Microkernel.pairs), an odd last step padded with zero.
+    @inline(__always) func slots(_ kc: Int) -> Int { kernel.pairs ? (kc + 1) / 2 : kc }
+
+    /// The K block for a range of `k` steps: at most the blocking's, balanced, and even for
+    /// a kernel over pairs (only a range's last block pads a pair).
+    func kBlock(_ k: Int) -> Int { balancedBlock(k, limit: blk.kc, unit: kernel.pairs ? 2 : 1) }
+
+    /// Packs rows [r0, r0 + count) x k [k0, k0 + kc) of an operand into micro-panels of R
+    /// rows, in the kernel's panel layout (pairs of k or single steps).
+    @inline(__always)
+    func packPanels(_ x: UnsafePointer<E>, rows: IndexMap, r0: Int, ks: IndexMap, k0: Int, count: Int, kc: Int, R: Int,
+                    rowsOuter: Bool, onlyPartial: Bool, into dst: UnsafeMutablePointer<E.Acc>) {
+        if let interleave = kernel.interleave {
+            packPairs(x, rows: rows, r0: r0, ks: ks, k0: k0, count: count, kc: kc, R: R, rowsOuter: rowsOuter,
+                      interleave: interleave, transposes: kernel.transposes, into: dst)
+        } else {
+            pack(x, rows: rows, r0: r0, ks: ks, k0: k0, count: count, kc: kc, R: R, rowsOuter: rowsOuter,
+                 onlyPartial: onlyPartial, transposes: kernel.transposes, into: dst)
+        }
+    }
+
     /// Whether B's panels are packed by the first tiles that read them (see Tile.bCopy)
     /// rather than in a pass of their own: where B can be read in place with its k rows at
     /// most 512 B apart. The copy's loads then overlap that tile's FMAs, and the first
@@ -78,8 +100,8 @@ struct Gemm<E: Element> {
         let NR = kernel.nr
         let c0 = panels.lowerBound * NR, c1 = min(nc, panels.upperBound * NR)
         if c0 >= c1 { return }
-        pack(b, rows: bRows, r0: jc + c0, ks: bK, k0: pc, count: c1 - c0, kc: kc, R: NR,
-             rowsOuter: bRowsOuter, onlyPartial: bInPlace, transposes: kernel.transposes, into: buf + c0 * kc)
+        packPanels(b, rows: bRows, r0: jc + c0, ks: bK, k0: pc, count: c1 - c0, kc: kc, R: NR,
+                   rowsOuter: bRowsOuter, onlyPartial: bInPlace, into: buf + c0 * slots(kc))
     }
 
     /// Rows [ic, ic+mc) x columns [jc + panels) of C for one K block, from packed panels.
@@ -91,11 +113,15 @@ struct Gemm<E: Element> {
                      ws: Workspace<E.Acc>) {
         let MR = kernel.mr, NR = kernel.nr
         let packingB = firstRowBlock && packsBInKernel
+        let steps = slots(kc)  // panel slots of this K block
+        // A 16-bit C with contiguous rows, written (not added to): each tile row rounded
+        // into it as one vector run, alpha applied by the kernel.
+        let rounding = !out.direct && !accumulate && out.cols.step == 1 ? ISA.conversions(E.self).narrow : nil
         if symmetric && !packingB && jc + min(nc, panels.upperBound * NR) <= ic { return }  // below diagonal
         let aFromB = aFromB && ic >= jc && ic + mc <= jc + nc
         if !aFromB {
-            pack(a, rows: aRows, r0: ic, ks: aK, k0: pc, count: mc, kc: kc, R: MR, rowsOuter: aRowsOuter,
-                 onlyPartial: aInPlace, transposes: kernel.transposes, into: ws.a)
+            packPanels(a, rows: aRows, r0: ic, ks: aK, k0: pc, count: mc, kc: kc, R: MR, rowsOuter: aRowsOuter,
+                       onlyPartial: aInPlace, into: ws.a)
         }
         withUnsafeTemporaryAllocation(of: Int.self, capacity: mc + MR + NR) { offs in
             // The block's row offsets in C, looked up once rather than per tile.
@@ -115,15 +141,15 @@ struct Gemm<E: Element> {
                     if symmetric && jc + jr + nr <= ic + ir { ir += MR; continue }
                     let narrow = symmetric && nr > NR / 2 && jc + jr + NR / 2 <= ic + ir && kernel.narrow != nil
                     let c0 = narrow ? NR / 2 : 0
-                    var (pa, aStep) = (UnsafePointer(ws.a + ir * kc), MR)
+                    var (pa, aStep) = (UnsafePointer(ws.a + ir * steps), MR)
                     if aFromB {
                         // Rows r..<r+MR are columns of one packed B panel (MR divides NR).
                         let r = ic + ir - jc
-                        (pa, aStep) = (UnsafePointer(ws.b + r / NR * NR * kc + r % NR), NR)
+                        (pa, aStep) = (UnsafePointer(ws.b + r / NR * NR * steps + r % NR), NR)
                     } else if aInPlace && mr == MR {
                         (pa, aStep) = inPlace(a, rows: aRows, ic + ir, ks: aK, pc)
                     }
-                    var (pb, bStep) = (UnsafePointer(ws.b + jr * kc), NR)
+                    var (pb, bStep) = (UnsafePointer(ws.b + jr * steps), NR)
                     var bCopy: UnsafeMutablePointer<E.Acc>? = nil, bFetch = 0
                     if bInPlace && nr == NR {
                         (pb, bStep) = inPlace(b, rows: bRows, jc + jr, ks: bK, pc)
@@ -137,7 +163,7 @@ struct Gemm<E: Element> {
                         if !narrow, nr == NR, bRows.progression(from: jc + jr, count: NR) == 1,
                            !ownA || (mr == MR && aRows.progression(from: ic + ir, count: MR) == 1) {
                             (pb, bStep) = inPlace(b, rows: bRows, jc + jr, ks: bK, pc)
-                            bCopy = ws.b + jr * kc
+                            bCopy = ws.b + jr * steps
                             // The first panel's tile fetches the whole row of the block where it
                             // is contiguous, in one sequential pass for the panels after it.
                             let rest = nc - jr
@@ -152,13 +178,23 @@ struct Gemm<E: Element> {
                     let (j0, ncols) = (jr + c0, nr - c0)
                     pb += c0
                     if out.direct {
-                        kernel.call(narrow: narrow, Tile(kc: kc, a: pa, aStep: aStep, b: pb, bStep: bStep,
+                        kernel.call(narrow: narrow, Tile(kc: steps, a: pa, aStep: aStep, b: pb, bStep: bStep,
                                                          c: out.base.assumingMemoryBound(to: E.Acc.self) + out.cols[jc + j0],
                                                          rowOff: rowOff + ir,
                                                          cs: out.cols.step ?? 1, mr: mr, nr: ncols, alpha: out.alpha,
                                                          accumulate: accumulate, bCopy: bCopy, bFetch: bFetch))
+                    } else if let rounding {
+                        kernel.call(narrow: narrow, Tile(kc: steps, a: pa, aStep: aStep, b: pb, bStep: bStep, c: ws.tile,
+                                                         rowOff: tileRows, cs: 1, mr: mr, nr: ncols, alpha: out.alpha,
+                                                         accumulate: false, bCopy: bCopy, bFetch: bFetch))
+                        let c = UnsafeMutableRawPointer(out.base.assumingMemoryBound(to: E.self) + out.cols[jc + j0])
+                        let tile = UnsafeRawPointer(ws.tile).assumingMemoryBound(to: Float.self)
+                        for i in 0..<mr {
+                            rounding(tile + i * NR, (c + out.rows[ic + ir + i] * MemoryLayout<E>.stride)
+                                .assumingMemoryBound(to: UInt16.self), ncols)
+                        }
                     } else {
-                        kernel.call(narrow: narrow, Tile(kc: kc, a: pa, aStep: aStep, b: pb, bStep: bStep, c: ws.tile,
+                        kernel.call(narrow: narrow, Tile(kc: steps, a: pa, aStep: aStep, b: pb, bStep: bStep, c: ws.tile,
                                                          rowOff: tileRows, cs: 1, mr: mr, nr: ncols, alpha: E.Acc.one,
                                                          accumulate: false, bCopy: bCopy, bFetch: bFetch))
                         let c = out.base.assumingMemoryBound(to: E.self)
@@ -186,7 +222,7 @@ struct Gemm<E: Element> {
                 n0: Int = 0, n1: Int? = nil, k0: Int, k1: Int, accumulate: Bool = false, ws: Workspace<E.Acc>) {
         let NR = kernel.nr, n1 = n1 ?? N
         if m0 >= m1 || n0 >= n1 { return }
-        let kcStep = balancedBlock(k1 - k0, limit: blk.kc)
+        let kcStep = kBlock(k1 - k0)
         let mcStep = balancedBlock(m1 - m0, limit: blk.mc, unit: kernel.mr)
         var jc = n0
         while jc < n1 {
@@ -216,7 +252,7 @@ struct Gemm<E: Element> {
     func cooperative(a: UnsafePointer<E>, b: UnsafePointer<E>, out: OutputView<E.Acc>, workers: Int,
                      ws: [Workspace<E.Acc>], sharedB: UnsafeMutablePointer<E.Acc>) {
         let MR = kernel.mr, NR = kernel.nr
-        let kcStep = balancedBlock(K, limit: blk.kc)
+        let kcStep = kBlock(K)
         // Row blocks of whole MR panels, at most mc rows: at least 4 per worker (the
         // triangle's blocks differ in work; a late thread still finds work), a multiple of
         // the workers in number, of nearly equal size (11 blocks on 2 threads would idle one
