@@ -9,6 +9,7 @@
  * nested call) runs its iterations itself. After fork() the child starts with an empty
  * pool (its threads did not survive the fork).
  */
+#define _GNU_SOURCE /* sched_getcpu, CPU_SET: a helper steps off its caller's CPU */
 #include "sg_cpu.h"
 #include "sg_executor.h"
 #include <pthread.h>
@@ -40,6 +41,36 @@ static int64_t job_n = 0;
  * a worker that wakes after its job has ended finds another tag and takes nothing. */
 static _Atomic uint64_t cursor = 0;
 static _Atomic int64_t done = 0;  /* items of the current job completed */
+static int job_cpu = -1;          /* the CPU the current job's caller runs on (-1: unknown) */
+
+/* A helper woken onto its caller's CPU shares that CPU with the caller while the others
+ * may hold only another library's spinning, yielding threads (OpenBLAS keeps its workers
+ * spinning 0.1-0.2 s after a call): the job would run at one CPU's speed. Such a helper
+ * leaves that CPU for this job: its allowed CPUs minus the caller's until it is done,
+ * then its own set again (`saved`). Returns whether it moved. */
+static int step_aside(int caller_cpu, void *saved) {
+#if defined(__linux__)
+    cpu_set_t *mask = saved;
+    if (caller_cpu < 0 || sched_getcpu() != caller_cpu) return 0;
+    if (sched_getaffinity(0, sizeof *mask, mask) != 0 || !CPU_ISSET(caller_cpu, mask) || CPU_COUNT(mask) < 2)
+        return 0;
+    cpu_set_t others = *mask;
+    CPU_CLR(caller_cpu, &others);
+    return sched_setaffinity(0, sizeof others, &others) == 0;
+#else
+    (void)caller_cpu;
+    (void)saved;
+    return 0;
+#endif
+}
+
+static void step_back(void *saved) {
+#if defined(__linux__)
+    sched_setaffinity(0, sizeof(cpu_set_t), (cpu_set_t *)saved);
+#else
+    (void)saved;
+#endif
+}
 
 /* Items are handed out one at a time, so a thread that wakes late simply takes fewer, and
  * the caller waits only for the items taken, never for a helper still waking (on a virtual
@@ -72,8 +103,16 @@ static void *worker_main(void *arg) {
         sg_pool_fn fn = job_fn;
         void *ctx = job_ctx;
         int64_t n = job_n;
+        int caller_cpu = job_cpu;
         pthread_mutex_unlock(&state_lock);
+#if defined(__linux__)
+        cpu_set_t saved;
+#else
+        char saved;
+#endif
+        int moved = step_aside(caller_cpu, &saved);
         run_items((uint32_t)seen, fn, ctx, n, id + 1);
+        if (moved) step_back(&saved);
         /* Stay awake briefly: calls often come back to back, and waking a sleeping thread
          * (on a virtual CPU the host may have parked) costs more than the spin. */
         for (int spin = 0; spin < SPIN_ROUNDS && atomic_load(&generation) == seen; spin++) sg_cpu_relax();
@@ -204,6 +243,9 @@ void sg_parallel_for(int64_t n, int threads, sg_pool_fn fn, void *ctx) {
     job_ctx = ctx;
     job_n = n;
     wanted = helpers;
+#if defined(__linux__)
+    job_cpu = sched_getcpu();
+#endif
     uint32_t tag = (uint32_t)++generation;
     atomic_store(&done, 0);
     atomic_store(&cursor, (uint64_t)tag << 32);

@@ -82,3 +82,33 @@ def test_each_isa_when_forced(isa):
     # the CPU runs: further down the registry).
     assert used == isa or (isa != "portable" and ISAS.index(used) > ISAS.index(isa))
 
+
+AFFINITY_CHILD = r"""
+import os, numpy as np, swiftgram as s
+r = np.random.default_rng(0)
+f = r.standard_normal((8, 14, 14, 64)).astype(np.float32)
+want = np.einsum("ahwm,ahwn->amn", f, f)
+s.einsum("ahwm,ahwn->amn", f, f)  # starts the pool's helper
+tids = [int(t) for t in os.listdir("/proc/self/task")]
+me = os.getpid()
+os.sched_setaffinity(0, {0})  # the caller: CPU 0 only; helpers may wake on it
+before = {t: os.sched_getaffinity(t) for t in tids}
+m = r.standard_normal((256, 256)).astype(np.float32)
+for _ in range(200):
+    m @ m  # OpenBLAS's workers spin after it, as between the calls of a real program
+    got = s.einsum("ahwm,ahwn->amn", f, f)
+    assert np.allclose(got, want, rtol=1e-4, atol=1e-3)
+    after = {t: os.sched_getaffinity(t) for t in tids if os.path.exists(f"/proc/self/task/{t}")}
+    assert all(after[t] == before[t] for t in after), (before, after)
+print("kept")
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs Linux and at least two CPUs")
+def test_helpers_leave_their_cpu_sets_as_they_found_them():
+    """A helper woken on its caller's CPU moves off it for that job only (pool.c,
+    step_aside): after every job each thread has the CPU set it had before."""
+    out = subprocess.run([sys.executable, "-c", AFFINITY_CHILD], capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, SWIFTGRAM_NUM_THREADS="2"))
+    assert out.returncode == 0 and out.stdout.strip() == "kept", out.stdout + out.stderr
