@@ -19,21 +19,12 @@ final class ScheduleTests: XCTestCase {
         XCTAssertEqual(schedule(40, 40, 70).workers, 2)      // 112,000
     }
 
-    func testOneProductSharesItsRowsWhereTheyAreTheLongerSide() {
-        // Rows handed out in chunks: each worker packs all of B, its rows of A.
-        XCTAssertEqual(schedule(1024, 1024, 1024), GemmSchedule(kind: .rows, workers: 2))
-        XCTAssertEqual(schedule(1000, 100, 512).kind, .rows)
-        XCTAssertEqual(schedule(1000, 1000, 512, threads: 4), GemmSchedule(kind: .rows, workers: 4))
-        // Too few rows to share in chunks: a fixed grid.
-        XCTAssertEqual(schedule(60, 40, 512).kind, .grid(rows: 2, cols: 1))
-    }
-
-    func testOneProductWithMoreColumnsIsCutIntoAGrid() {
+    func testOneProductIsCutIntoAGridAlongItsWiderSide() {
         // Each worker packs its rows of A and its columns of B: split the side that saves most.
+        XCTAssertEqual(schedule(1024, 1024, 1024).kind, .grid(rows: 1, cols: 2))
         XCTAssertEqual(schedule(100, 1000, 512).kind, .grid(rows: 1, cols: 2))
-        XCTAssertEqual(schedule(500, 1000, 512, threads: 4).kind, .grid(rows: 1, cols: 4))
-        XCTAssertEqual(gemmGrid(workers: 4, M: 1000, N: 1000).rows, 2)
-        XCTAssertEqual(gemmGrid(workers: 2, M: 1000, N: 100).rows, 2)
+        XCTAssertEqual(schedule(1000, 100, 512).kind, .grid(rows: 2, cols: 1))
+        XCTAssertEqual(schedule(1000, 1000, 512, threads: 4).kind, .grid(rows: 2, cols: 2))
         XCTAssertEqual(gemmGrid(workers: 6, M: 300, N: 900).rows * gemmGrid(workers: 6, M: 300, N: 900).cols, 6)
     }
 

@@ -109,14 +109,6 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
                 if staged { g.store(sharedProduct, into: c + at.c, workers: workers, accumulate: accumulate) }
                 o.next()
             }
-        } else if schedule.kind == .rows {
-            var o = Odometer(batch)
-            for _ in 0..<nb {
-                g.sharedRows(a: a + o.a, b: b + o.b, out: staged ? stagedView(sharedProduct) : view(o), workers: workers,
-                             accumulate: accumulate && !staged, ws: ws)
-                if staged { g.store(sharedProduct, into: c + o.c, workers: workers, accumulate: accumulate) }
-                o.next()
-            }
         } else if kSplit {
             // Each thread sums the K chunks it takes into its own buffer; then one reduction.
             let chunks = 4 * workers

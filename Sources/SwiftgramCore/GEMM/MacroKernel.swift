@@ -246,45 +246,6 @@ struct Gemm<E: Element> {
         }
     }
 
-    /// All threads on one product (the `.rows` schedule): for each block of B, its rows
-    /// in chunks to whichever thread is free; each thread packs the block of B into its own
-    /// workspace before its first chunk (no packed line passes between cores).
-    func sharedRows(a: UnsafePointer<E>, b: UnsafePointer<E>, out: OutputView<E.Acc>, workers: Int,
-                    accumulate: Bool, ws: [Workspace<E.Acc>]) {
-        let MR = kernel.mr, NR = kernel.nr
-        let kcStep = kBlock(K)
-        let rowPanels = (M + MR - 1) / MR
-        let chunks = min(rowPanels, rowChunksPerWorker * workers)
-        withUnsafeTemporaryAllocation(of: Bool.self, capacity: workers) { packed in
-            var jc = 0
-            while jc < N {
-                let nc = min(blk.nc, N - jc)
-                let panels = 0..<(nc + NR - 1) / NR
-                var pc = 0
-                while pc < K {
-                    let kc = min(kcStep, K - pc)
-                    packed.initialize(repeating: false)
-                    parallelFor(chunks, threads: workers) { i, w in
-                        if !packed[w] {
-                            packB(b, jc: jc, nc: nc, pc: pc, kc: kc, panels: panels, into: ws[w].b)
-                            packed[w] = true
-                        }
-                        var ic = min(M, rowPanels * i / chunks * MR)
-                        let end = min(M, rowPanels * (i + 1) / chunks * MR)
-                        while ic < end {
-                            let mc = min(blk.mc, end - ic)
-                            macroKernel(a, b, ic: ic, mc: mc, jc: jc, nc: nc, pc: pc, kc: kc, panels: panels, out: out,
-                                        accumulate: accumulate || pc > 0, ws: ws[w])
-                            ic += mc
-                        }
-                    }
-                    pc += kc
-                }
-                jc += nc
-            }
-        }
-    }
-
     /// All threads on one symmetric product: B panels packed together, then row blocks
     /// handed out to whichever thread is free (a triangle's row blocks differ in work, and
     /// A's panels are read out of the shared packed B).

@@ -8,11 +8,6 @@ struct GemmSchedule: Equatable {
         case batch
         /// One product at a time, cut into rows x cols blocks of C, one per worker.
         case grid(rows: Int, cols: Int)
-        /// One product at a time, its rows handed out in chunks (rowChunksPerWorker per
-        /// worker) to whichever worker is free, each packing B's blocks itself: a worker
-        /// that is late, or shares its CPU with another library's spinning thread, takes
-        /// fewer rows instead of holding the call (a fixed block each would).
-        case rows
         /// A small output over a long sum: each worker sums chunks of K into its own
         /// buffer, then one reduction writes C.
         case kSplit
@@ -27,10 +22,6 @@ struct GemmSchedule: Equatable {
 /// computed into before it is rounded into C (Driver: staged); 256 MiB.
 let stagingLimit = 1 << 26
 
-/// Row chunks per worker of a `.rows` schedule, per K block: enough that a worker at half
-/// speed still takes its share, few enough that each chunk keeps a block of A's rows.
-let rowChunksPerWorker = 4
-
 /// Work below this many multiply-adds stays on the calling thread (a hand-off costs more).
 let gemmParallelWork = 1e5
 
@@ -41,9 +32,6 @@ func gemmSchedule(batch: Int, M: Int, N: Int, K: Int, kc: Int, threads: Int, sym
     if batch >= workers { return GemmSchedule(kind: .batch, workers: workers) }
     if M * N <= 128 * 128 && K >= 8 * workers * kc { return GemmSchedule(kind: .kSplit, workers: workers) }
     if symmetric { return GemmSchedule(kind: .cooperative, workers: workers) }
-    // Where the rows are at least as many as the columns, splitting them packs no more
-    // than the grid's best split (each worker packs all of B and its rows of A).
-    if M >= N && M >= 32 * workers { return GemmSchedule(kind: .rows, workers: workers) }
     let g = gemmGrid(workers: workers, M: M, N: N)
     return GemmSchedule(kind: .grid(rows: g.rows, cols: g.cols), workers: workers)
 }
