@@ -27,7 +27,7 @@ def get_num_threads() -> int:
 
 
 def isa() -> str:
-    """The micro-kernel instruction set in use: 'avx512', 'avx2' or 'portable'
+    """The micro-kernel instruction set in use: 'avx512bf16', 'avx512', 'avx2' or 'portable'
     (forced with the environment variable SWIFTGRAM_ISA)."""
     return _core.isa()
 
