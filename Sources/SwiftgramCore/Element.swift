@@ -43,6 +43,17 @@ public protocol Element {
     associatedtype Acc: Accumulator
     var acc: Acc { get }
     init(acc: Acc)
+    /// The selected ISA's conversions of runs of this type to and from float32, where it
+    /// has vector ones (the 16-bit floats); nil: element by element.
+    static var conversions: (widen: WidenFunction?, narrow: NarrowFunction?) { get }
+    /// The selected ISA's kernel over pairs of k for this type (Microkernel.pairs), where
+    /// it has one; nil: the accumulator's kernel over widened values.
+    static var pairKernel: Microkernel<Acc>? { get }
+}
+
+extension Element {
+    public static var conversions: (widen: WidenFunction?, narrow: NarrowFunction?) { (nil, nil) }
+    public static var pairKernel: Microkernel<Acc>? { nil }
 }
 
 extension Element where Acc == Self {
@@ -73,6 +84,9 @@ extension Double: Accumulator, Element {
 }
 
 extension Float16: Element {
+    public static var conversions: (widen: WidenFunction?, narrow: NarrowFunction?) {
+        (ISA.selected.widenHalf, ISA.selected.narrowHalf)
+    }
     /// Widened with integer and float32 arithmetic the compiler vectorises: the core is
     /// built for baseline x86-64, where Float(self) is a library call per element (no F16C).
     /// Shifted into float32's fields, a half's exponent is 112 short (normals and
@@ -101,6 +115,10 @@ extension Float16: Element {
 /// float32; results round to nearest even, as ml_dtypes converts, NaN staying NaN.
 public struct BFloat16: Element, Equatable {
     public var bits: UInt16
+    public static var conversions: (widen: WidenFunction?, narrow: NarrowFunction?) {
+        (ISA.selected.widenBFloat16, ISA.selected.narrowBFloat16)
+    }
+    public static var pairKernel: Microkernel<Float>? { ISA.selected.bfloat16Pairs }
     @inline(__always) public init(bits: UInt16) { self.bits = bits }
     @inline(__always) public var acc: Float { Float(bitPattern: UInt32(bits) << 16) }
     @inline(__always) public init(acc: Float) {

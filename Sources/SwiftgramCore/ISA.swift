@@ -37,14 +37,9 @@ public struct ISA {
     /// Every kernel set, best first: the engine takes the first one the CPU supports, and
     /// the tests run every supported one. Adding an ISA is one module and one line here.
     public static let registry: [ISA] = [
-        ISA(name: "avx512bf16", float32: float32KernelAVX512, float64: float64KernelAVX512,
-            dot32: float32DotAVX512, dot64: float64DotAVX512, widenHalf: widenHalfAVX512, narrowHalf: narrowHalfAVX512,
-            widenBFloat16: widenBFloat16AVX512, narrowBFloat16: narrowBFloat16AVX512,
-            bfloat16Pairs: bfloat16PairKernelAVX512BF16, check: { sg_cpu_has_avx512_bf16() != 0 }),
-        ISA(name: "avx512", float32: float32KernelAVX512, float64: float64KernelAVX512,
-            dot32: float32DotAVX512, dot64: float64DotAVX512, widenHalf: widenHalfAVX512, narrowHalf: narrowHalfAVX512,
-            widenBFloat16: widenBFloat16AVX512, narrowBFloat16: narrowBFloat16AVX512,
-            bfloat16Pairs: nil, check: { sg_cpu_has_avx512() != 0 }),
+        avx512.with(name: "avx512bf16", bfloat16Pairs: bfloat16PairKernelAVX512BF16,
+                    check: { sg_cpu_has_avx512_bf16() != 0 }),
+        avx512,
         ISA(name: "avx2", float32: float32KernelAVX2, float64: float64KernelAVX2,
             dot32: float32DotAVX2, dot64: float64DotAVX2, widenHalf: widenHalfAVX2, narrowHalf: narrowHalfAVX2,
             widenBFloat16: widenBFloat16AVX2, narrowBFloat16: narrowBFloat16AVX2,
@@ -53,6 +48,19 @@ public struct ISA {
             dot32: float32DotPortable, dot64: float64DotPortable, widenHalf: nil, narrowHalf: nil,
             widenBFloat16: nil, narrowBFloat16: nil, bfloat16Pairs: nil, check: { true }),
     ]
+
+    static let avx512 = ISA(name: "avx512", float32: float32KernelAVX512, float64: float64KernelAVX512,
+                            dot32: float32DotAVX512, dot64: float64DotAVX512, widenHalf: widenHalfAVX512,
+                            narrowHalf: narrowHalfAVX512, widenBFloat16: widenBFloat16AVX512,
+                            narrowBFloat16: narrowBFloat16AVX512, bfloat16Pairs: nil, check: { sg_cpu_has_avx512() != 0 })
+
+    /// This kernel set plus a bfloat16 kernel over pairs of k, under another name and check
+    /// (an ISA extension on top of this one's, as AVX512-BF16 is on AVX-512).
+    func with(name: String, bfloat16Pairs: Microkernel<Float>?, check: @escaping () -> Bool) -> ISA {
+        ISA(name: name, float32: float32, float64: float64, dot32: dot32, dot64: dot64, widenHalf: widenHalf,
+            narrowHalf: narrowHalf, widenBFloat16: widenBFloat16, narrowBFloat16: narrowBFloat16,
+            bfloat16Pairs: bfloat16Pairs, check: check)
+    }
 
     /// The registry's entries this CPU runs, best first.
     public static var supported: [ISA] { registry.filter(\.isSupported) }
@@ -68,14 +76,6 @@ public struct ISA {
 }
 
 extension ISA {
-    /// The selected ISA's conversions of runs of a 16-bit element type to and from float32
-    /// (nil for other types, or where the ISA has none).
-    static func conversions<E>(_: E.Type) -> (widen: WidenFunction?, narrow: NarrowFunction?) {
-        if E.self == Float16.self { return (selected.widenHalf, selected.narrowHalf) }
-        if E.self == BFloat16.self { return (selected.widenBFloat16, selected.narrowBFloat16) }
-        return (nil, nil)
-    }
-
     /// The selected ISA's name as a static C string (for the ABI).
     public static let selectedName: UnsafePointer<CChar> = {
         let bytes = Array(selected.name.utf8CString)

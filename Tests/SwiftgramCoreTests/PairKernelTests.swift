@@ -68,9 +68,9 @@ final class PairKernelTests: XCTestCase {
                       transposes: [(lanes: Int, run: TransposeFunction<Float>)], offset: Int,
                       file: StaticString = #filePath, line: UInt = #line) {
         let extent = (0..<rows.count).map { rows[$0] }.max()! + (0..<ks.count).map { ks[$0] }.max()! + 1 + offset
-        let src = (0..<extent).map { BFloat16(bits: UInt16(truncatingIfNeeded: $0 * 37 + 1)) }
+        let src = (0..<extent).map { UInt16(truncatingIfNeeded: $0 * 37 + 1) }
         let steps = (kc + 1) / 2, panels = (count + R - 1) / R
-        var dst = [Float](repeating: .nan, count: panels * R * steps)
+        var dst = [UInt32](repeating: 0x7FC0_0001, count: panels * R * steps)
         src.withUnsafeBufferPointer { s in
             dst.withUnsafeMutableBufferPointer { d in
                 packPairs(s.baseAddress! + offset, rows: rows, r0: r0, ks: ks, k0: k0, count: count, kc: kc, R: R,
@@ -83,9 +83,9 @@ final class PairKernelTests: XCTestCase {
                 for i in 0..<R {
                     let r = panel * R + i
                     func value(_ k: Int) -> UInt32 {
-                        r < count && k < kc ? UInt32(src[offset + rows[r0 + r] + ks[k0 + k]].bits) : 0
+                        r < count && k < kc ? UInt32(src[offset + rows[r0 + r] + ks[k0 + k]]) : 0
                     }
-                    XCTAssertEqual(dst[panel * R * steps + p * R + i].bitPattern, value(2 * p) | value(2 * p + 1) << 16,
+                    XCTAssertEqual(dst[panel * R * steps + p * R + i], value(2 * p) | value(2 * p + 1) << 16,
                                    "panel \(panel) pair \(p) row \(i) rowsOuter \(rowsOuter) kc \(kc)",
                                    file: file, line: line)
                 }

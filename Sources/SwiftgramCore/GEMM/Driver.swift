@@ -8,9 +8,9 @@ import SwiftgramKernels
 /// `c` holds (beta = 1), in the micro-kernel's stores.
 func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeMutablePointer<E>,
                             layout l: GemmLayout, alpha: E.Acc, accumulate: Bool = false) throws(EinsumError) {
-    // bfloat16 on an ISA with a bfloat16 product: its kernel over pairs of k (float32
-    // accumulators and C as for the widened path).
-    let pairs = E.self == BFloat16.self ? ISA.selected.bfloat16Pairs.flatMap { $0 as? Microkernel<E.Acc> } : nil
+    // A type with the ISA's own product (bfloat16 on AVX512-BF16): its kernel over pairs of
+    // k (float32 accumulators and C as for the widened path).
+    let pairs = E.pairKernel
     let kernel = pairs ?? E.Acc.microkernel
     let MR = kernel.mr, NR = kernel.nr
     let (aRows, aK, bRows, bK, cRows, cCols) = (l.aRows, l.aK, l.bRows, l.bK, l.cRows, l.cCols)

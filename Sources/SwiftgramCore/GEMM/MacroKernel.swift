@@ -68,8 +68,11 @@ struct Gemm<E: Element> {
     func packPanels(_ x: UnsafePointer<E>, rows: IndexMap, r0: Int, ks: IndexMap, k0: Int, count: Int, kc: Int, R: Int,
                     rowsOuter: Bool, onlyPartial: Bool, into dst: UnsafeMutablePointer<E.Acc>) {
         if let interleave = kernel.interleave {
-            packPairs(x, rows: rows, r0: r0, ks: ks, k0: k0, count: count, kc: kc, R: R, rowsOuter: rowsOuter,
-                      interleave: interleave, transposes: kernel.transposes, into: dst)
+            // Only bfloat16 selects a pair kernel (Element.pairKernel): 16-bit values, and
+            // the kernel's float32 slots hold their pairs.
+            packPairs(UnsafeRawPointer(x).assumingMemoryBound(to: UInt16.self), rows: rows, r0: r0, ks: ks, k0: k0,
+                      count: count, kc: kc, R: R, rowsOuter: rowsOuter, interleave: interleave,
+                      transposes: kernel.transposes, into: UnsafeMutableRawPointer(dst).assumingMemoryBound(to: UInt32.self))
         } else {
             pack(x, rows: rows, r0: r0, ks: ks, k0: k0, count: count, kc: kc, R: R, rowsOuter: rowsOuter,
                  onlyPartial: onlyPartial, transposes: kernel.transposes, into: dst)
@@ -116,7 +119,7 @@ struct Gemm<E: Element> {
         let steps = slots(kc)  // panel slots of this K block
         // A 16-bit C with contiguous rows, written (not added to): each tile row rounded
         // into it as one vector run, alpha applied by the kernel.
-        let rounding = !out.direct && !accumulate && out.cols.step == 1 ? ISA.conversions(E.self).narrow : nil
+        let rounding = !out.direct && !accumulate && out.cols.step == 1 ? E.conversions.narrow : nil
         if symmetric && !packingB && jc + min(nc, panels.upperBound * NR) <= ic { return }  // below diagonal
         let aFromB = aFromB && ic >= jc && ic + mc <= jc + nc
         if !aFromB {

@@ -39,7 +39,7 @@ extension Gemm {
     /// Rounds a product computed in float32 (dense M x N, its upper triangle only when
     /// symmetric) once into C of the narrower type; with `accumulate` adds it to C's values.
     func store(_ product: UnsafePointer<E.Acc>, into c: UnsafeMutablePointer<E>, rows: Range<Int>, accumulate: Bool) {
-        let narrow = ISA.conversions(E.self).narrow  // a run at a time, in vectors
+        let narrow = E.conversions.narrow  // a run at a time, in vectors
         for i in rows {
             let row = c + cRows[i], src = product + i &* N
             // Below the diagonal of a symmetric product: the transposed entry.

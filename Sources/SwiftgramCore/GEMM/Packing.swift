@@ -49,7 +49,7 @@ func pack<E: Element>(_ src: UnsafePointer<E>, rows: IndexMap, r0: Int, ks: Inde
         let runBytes = (count - panel) * MemoryLayout<E>.stride
         let ahead = prefetchSteps(runBytes: runBytes)
         // float16 / bfloat16 with the ISA's vector conversion: a call per panel's run.
-        let widen = ISA.conversions(E.self).widen
+        let widen = E.conversions.widen
         for p in 0..<kc {
             let s = first + ks[k0 + p]
             // Fetch the run `ahead` k steps on while this one is copied.

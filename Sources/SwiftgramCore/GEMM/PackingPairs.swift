@@ -6,18 +6,16 @@
 import CSupport
 import SwiftgramKernels
 
-/// Packs rows [r0, r0+count) x k [k0, k0+kc) of `src` (a 16-bit element type) into
-/// micro-panels of `R` rows: dst[panel][p * R + i] holds k steps 2p and 2p + 1 of row i,
-/// (kc + 1) / 2 slots per panel row. The high half past kc and rows past `count` are zero,
-/// so the kernel never branches. `rowsOuter`: k runs along each row in memory.
-/// `transposes` move w x w blocks of the panels' 32-bit slots (type W) unchanged.
-func packPairs<E: Element, W>(_ src: UnsafePointer<E>, rows: IndexMap, r0: Int, ks: IndexMap, k0: Int,
-                              count: Int, kc: Int, R: Int, rowsOuter: Bool, interleave: InterleaveFunction,
-                              transposes: [(lanes: Int, run: TransposeFunction<W>)],
-                              into panels: UnsafeMutablePointer<W>) {
-    precondition(MemoryLayout<E>.stride == 2 && MemoryLayout<W>.stride == 4, "pairs of 16-bit elements in 32-bit slots")
-    let x = UnsafeRawPointer(src).assumingMemoryBound(to: UInt16.self)
-    let dst = UnsafeMutableRawPointer(panels).assumingMemoryBound(to: UInt32.self)
+/// Packs rows [r0, r0+count) x k [k0, k0+kc) of `src`'s 16-bit values (offsets and
+/// tables in elements) into micro-panels of `R` rows: dst[panel][p * R + i] holds k steps
+/// 2p and 2p + 1 of row i, (kc + 1) / 2 32-bit slots per panel row. The high half past kc
+/// and rows past `count` are zero, so the kernel never branches. `rowsOuter`: k runs along
+/// each row in memory. `transposes` move w x w blocks of 32-bit lanes unchanged (their
+/// element type is only the lanes' width).
+func packPairs<W>(_ src: UnsafePointer<UInt16>, rows: IndexMap, r0: Int, ks: IndexMap, k0: Int,
+                  count: Int, kc: Int, R: Int, rowsOuter: Bool, interleave: InterleaveFunction,
+                  transposes: [(lanes: Int, run: TransposeFunction<W>)], into dst: UnsafeMutablePointer<UInt32>) {
+    let x = src
     let steps = (kc + 1) / 2
     if rows.step == 1, !rowsOuter {
         // Rows contiguous: at each pair of k steps, two runs across all the panels
@@ -71,6 +69,7 @@ func packPairs<E: Element, W>(_ src: UnsafePointer<E>, rows: IndexMap, r0: Int, 
             let first = x + rows[r0 + panel] + (kc > 0 ? kOff[0] : 0)
             if let (w, transpose) = blocks, n == R, let rst = rows.progression(from: r0 + panel, count: R), rst % 2 == 0,
                Int(bitPattern: first) % 4 == 0 {
+                // Reinterpreted as the transposes' 32-bit lanes (bits moved, never computed).
                 let words = UnsafeRawPointer(first).assumingMemoryBound(to: W.self)
                 let out = UnsafeMutableRawPointer(d).assumingMemoryBound(to: W.self)
                 let whole = kc / 2 / w * w  // pairs moved in blocks
