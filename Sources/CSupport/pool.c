@@ -43,14 +43,19 @@ static _Atomic uint64_t cursor = 0;
 static _Atomic int64_t done = 0;  /* items of the current job completed */
 static int job_cpu = -1;          /* the CPU the current job's caller runs on (-1: unknown) */
 
+#if defined(__linux__)
+typedef cpu_set_t cpu_mask;
+#else
+typedef char cpu_mask; /* no CPU sets: a helper never steps aside */
+#endif
+
 /* A helper woken onto its caller's CPU shares that CPU with the caller while the others
  * may hold only another library's spinning, yielding threads (OpenBLAS keeps its workers
  * spinning 0.1-0.2 s after a call): the job would run at one CPU's speed. Such a helper
  * leaves that CPU for this job: its allowed CPUs minus the caller's until it is done,
- * then its own set again (`saved`). Returns whether it moved. */
-static int step_aside(int caller_cpu, void *saved) {
+ * then its own set again (`mask` keeps it). Returns whether it moved. */
+static int step_aside(int caller_cpu, cpu_mask *mask) {
 #if defined(__linux__)
-    cpu_set_t *mask = saved;
     if (caller_cpu < 0 || sched_getcpu() != caller_cpu) return 0;
     if (sched_getaffinity(0, sizeof *mask, mask) != 0 || !CPU_ISSET(caller_cpu, mask) || CPU_COUNT(mask) < 2)
         return 0;
@@ -59,14 +64,14 @@ static int step_aside(int caller_cpu, void *saved) {
     return sched_setaffinity(0, sizeof others, &others) == 0;
 #else
     (void)caller_cpu;
-    (void)saved;
+    (void)mask;
     return 0;
 #endif
 }
 
-static void step_back(void *saved) {
+static void step_back(cpu_mask *saved) {
 #if defined(__linux__)
-    sched_setaffinity(0, sizeof(cpu_set_t), (cpu_set_t *)saved);
+    sched_setaffinity(0, sizeof *saved, saved);
 #else
     (void)saved;
 #endif
@@ -105,11 +110,7 @@ static void *worker_main(void *arg) {
         int64_t n = job_n;
         int caller_cpu = job_cpu;
         pthread_mutex_unlock(&state_lock);
-#if defined(__linux__)
-        cpu_set_t saved;
-#else
-        char saved;
-#endif
+        cpu_mask saved;
         int moved = step_aside(caller_cpu, &saved);
         run_items((uint32_t)seen, fn, ctx, n, id + 1);
         if (moved) step_back(&saved);
