@@ -1,7 +1,7 @@
 // float16 / bfloat16 <-> float32 conversions of runs, for packing 16-bit operands and
-// storing 16-bit results, and the interleave that packs bfloat16 pairs, written once; each x86 ISA module instantiates them, where the
-// loops become vector code (F16C's vcvtph2ps / vcvtps2ph for float16). C function
-// pointers: a call captures nothing (no retain).
+// storing 16-bit results, and the interleave that packs bfloat16 pairs, written once; each
+// x86 ISA module instantiates them, where the loops become vector code (F16C's vcvtph2ps /
+// vcvtps2ph for float16). C function pointers: a call captures nothing (no retain).
 
 /// Widens `count` 16-bit values (float16 or bfloat16 bit patterns) at `src` to float32.
 public typealias WidenFunction = @convention(c) (_ src: UnsafePointer<UInt16>, _ dst: UnsafeMutablePointer<Float>,
