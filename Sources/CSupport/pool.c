@@ -27,6 +27,16 @@ static inline void sg_cpu_relax(void) {
 #endif
 }
 
+void sg_spin_lock(int64_t *word) {
+    for (int spin = 0;; spin++) {
+        int64_t expected = 0;
+        if (__atomic_compare_exchange_n(word, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) return;
+        if (spin < 1000) sg_cpu_relax(); else sched_yield();
+    }
+}
+
+void sg_spin_unlock(int64_t *word) { __atomic_store_n(word, 0, __ATOMIC_RELEASE); }
+
 static pthread_mutex_t job_lock = PTHREAD_MUTEX_INITIALIZER;   /* held by the caller running a job */
 static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;  /* guards the fields below */
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;

@@ -17,6 +17,12 @@ int sg_threads_get(void);
 typedef void (*sg_pool_fn)(void *ctx, int64_t i, int worker);
 void sg_parallel_for(int64_t n, int threads, sg_pool_fn fn, void *ctx);
 
+/* A lock over one word (0 free), for critical sections of a few instructions between the
+ * threads of one job: it spins, and yields the CPU while a holder that was descheduled
+ * (a co-tenant's thread took its CPU) keeps it. */
+void sg_spin_lock(int64_t *word);
+void sg_spin_unlock(int64_t *word);
+
 /* A software prefetch of the cache line holding p into all levels (packing reads operands
  * with strides the hardware prefetcher does not run ahead of). */
 static inline void sg_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }

@@ -96,17 +96,14 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
                 if symmetric { g.mirror(c + o.c, rows: 0..<M) }  // while this product is in cache
             }
         } else if let grid {
+            let rows = (0..<workers).map { g.gridBlock($0, grid: grid).rows }.max() ?? 0
+            let shares = try allocate(Int.self, count: workers * BlockShare.words(rows: rows), what: "GEMM grid state")
+            defer { deallocate(shares) }
             var o = Odometer(batch)
             for _ in 0..<nb {
-                let at = o
-                parallelFor(workers, threads: workers) { i, w in
-                    let (row, col) = (i / grid.cols, i % grid.cols)
-                    g.serial(a: a + at.a, b: b + at.b, out: staged ? stagedView(sharedProduct) : view(at),
-                             m0: min(M, rowPanels * row / grid.rows * MR), m1: min(M, rowPanels * (row + 1) / grid.rows * MR),
-                             n0: min(N, colPanels * col / grid.cols * NR), n1: min(N, colPanels * (col + 1) / grid.cols * NR),
-                             k0: 0, k1: K, accumulate: accumulate && !staged, ws: ws[w])
-                }
-                if staged { g.store(sharedProduct, into: c + at.c, workers: workers, accumulate: accumulate) }
+                g.grid(a: a + o.a, b: b + o.b, out: staged ? stagedView(sharedProduct) : view(o), grid: grid,
+                       accumulate: accumulate && !staged, ws: ws, shares: shares)
+                if staged { g.store(sharedProduct, into: c + o.c, workers: workers, accumulate: accumulate) }
                 o.next()
             }
         } else if kSplit {
