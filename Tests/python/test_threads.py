@@ -41,6 +41,25 @@ def test_concurrent_calls_from_python_threads(rng):
     assert not errors
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_single_products_shared_by_late_threads_are_exact(rng, dtype):
+    """One product cut into the grid's blocks, more threads than CPUs: threads start late
+    and take row blocks of each other's blocks (GEMM/Stealing.swift). Small integers sum
+    exactly, so every result must equal NumPy's, whoever computed which part."""
+    a = rng.integers(-3, 4, (700, 900)).astype(dtype)
+    b = rng.integers(-3, 4, (900, 650)).astype(dtype)
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    before = swiftgram.get_num_threads()
+    try:
+        for threads in (2, 3, 4, 8):
+            swiftgram.set_num_threads(threads)
+            for _ in range(3):
+                assert np.array_equal(swiftgram.einsum("ik,kj->ij", a, b), want), threads
+                assert np.array_equal(swiftgram.einsum("ik,jk->ji", a, b.T), want.T), threads
+    finally:
+        swiftgram.set_num_threads(before)
+
+
 ISAS = ["avx512bf16", "avx512", "avx2", "portable"]  # the core's registry, best first
 
 
