@@ -19,13 +19,13 @@ public func configurationReport() -> String {
             + " (a packed B that fits one block: kc \(narrow.kc) mc \(narrow.mc))\n"
     }
     // float16 always, bfloat16 without a pair kernel: widened while packing, float32's kernel.
-    let bfloat16 = isa.bfloat16Pairs.map { blocking("bfloat16 (pairs of k)", $0, bytes: 2) }
-        ?? "  bfloat16: widened to float32 while packing, float32's blocking\n"
+    func widened(_ name: String) -> String { "  \(name): widened to float32 while packing, float32's blocking\n" }
+    let bfloat16 = isa.bfloat16Pairs.map { blocking("bfloat16 (pairs of k)", $0, bytes: 2) } ?? widened("bfloat16")
     return "ISA: \(isa.name) (supported: \(ISA.supported.map(\.name).joined(separator: ", ")))\n"
         + "threads: \(Threads.count) (\(sg_cpu_count()) CPUs online)\n"
         + "caches (\(caches.source)): L1d \(bytes(caches.l1d)), L2 \(bytes(caches.l2)), "
         + "L3 \(bytes(caches.l3)) shared by \(caches.l3Sharing) CPU\(caches.l3Sharing == 1 ? "" : "s")\n"
         + "blocking (elements):\n"
         + blocking("float32", isa.float32) + blocking("float64", isa.float64)
-        + "  float16: widened to float32 while packing, float32's blocking\n" + bfloat16
+        + widened("float16") + bfloat16
 }

@@ -96,12 +96,13 @@ func gemmKernel<E: Element>(a: UnsafePointer<E>, b: UnsafePointer<E>, c: UnsafeM
                 if symmetric { g.mirror(c + o.c, rows: 0..<M) }  // while this product is in cache
             }
         } else if let grid {
-            let rows = (0..<workers).map { g.gridBlock($0, grid: grid).rows }.max() ?? 0
-            let shares = try allocate(Int.self, count: workers * BlockShare.words(rows: rows), what: "GEMM grid state")
+            let blocks = (0..<workers).map { g.gridBlock($0, grid: grid) }
+            let shares = try allocate(Int.self, count: workers * BlockShare.words(rows: blocks.map(\.rows).max() ?? 0),
+                                      what: "GEMM grid state")
             defer { deallocate(shares) }
             var o = Odometer(batch)
             for _ in 0..<nb {
-                g.grid(a: a + o.a, b: b + o.b, out: staged ? stagedView(sharedProduct) : view(o), grid: grid,
+                g.grid(a: a + o.a, b: b + o.b, out: staged ? stagedView(sharedProduct) : view(o), blocks: blocks,
                        accumulate: accumulate && !staged, ws: ws, shares: shares)
                 if staged { g.store(sharedProduct, into: c + o.c, workers: workers, accumulate: accumulate) }
                 o.next()

@@ -115,12 +115,11 @@ extension Gemm {
                                 kc: kBlock(K))
     }
 
-    /// One product on a grid of one block per workspace, blocks stolen as above; `shares`
-    /// holds BlockShare.words(rows:) words per block for the largest block's rows.
-    func grid(a: UnsafePointer<E>, b: UnsafePointer<E>, out: OutputView<E.Acc>, grid: (rows: Int, cols: Int),
+    /// One product on the grid's `blocks` (gridBlock), one per workspace, stolen as above;
+    /// `shares` holds BlockShare.words(rows:) words per block for the most rows of any.
+    func grid(a: UnsafePointer<E>, b: UnsafePointer<E>, out: OutputView<E.Acc>, blocks: [GridBlock],
               accumulate: Bool, ws: [Workspace<E.Acc>], shares words: UnsafeMutablePointer<Int>) {
         let workers = ws.count
-        let blocks = (0..<workers).map { gridBlock($0, grid: grid) }
         let stride = BlockShare.words(rows: blocks.map(\.rows).max() ?? 0)
         let shares = blocks.indices.map { BlockShare(words: words + $0 * stride, rows: blocks[$0].rows) }
         for s in shares { s.reset() }
