@@ -209,7 +209,10 @@ struct LoopNest {
         let lanewise = reduces && kRuns > 1 && kRow.size <= lanewiseRun
             && (b == nil ? kRow.a == 1 : (kRow.a, kRow.b) == (1, 1) || (kRow.a, kRow.b) == (0, 1) || (kRow.a, kRow.b) == (1, 0))
 
-        /// Rows [first, last), or the part `span` of each row when elementwise.
+        let across = reduces && sumsAcrossRow(row: row, kRow: kRow, hasB: b != nil)
+        let kAll = kDims + [kRow]
+
+        /// Rows [first, last), or the part `span` of each row.
         func runRows(_ first: Int, _ last: Int, _ span: Range<Int>? = nil) {
             if !reduces {
                 let j = span ?? 0..<row.size
@@ -221,6 +224,19 @@ struct LoopNest {
                 }
                 return
             }
+            if across {
+                let j = span ?? 0..<row.size
+                var o = Odometer(rowDims, start: first)
+                for _ in first..<last {
+                    let pc = c + o.c + j.lowerBound * row.c
+                    reduceAcross(j.count, a + o.a + j.lowerBound * row.a, row.a, b.map { $0 + o.b + j.lowerBound * row.b }, row.b,
+                                 k: kAll, terms: 0..<innerCount) { w0, sums, lanes in
+                        for w in 0..<lanes { pc[(w0 + w) * row.c] = E(acc: sums[w].scaled(by: alpha)) }
+                    }
+                    o.next()
+                }
+                return
+            }
             // One buffer for these rows (on the stack where small): the pairwise levels, then
             // the lanes.
             withUnsafeTemporaryAllocation(of: E.Acc.self, capacity: Cascade<E.Acc>.depth + (lanewise ? kRow.size : 0)) { buffer in
@@ -228,7 +244,7 @@ struct LoopNest {
                 var o = Odometer(rowDims, start: first)
                 for _ in first..<last {
                     let pa = a + o.a, pb = b.map { $0 + o.b }, pc = c + o.c
-                    for i in 0..<row.size {
+                    for i in span ?? 0..<row.size {
                         let (qa, qb) = (pa + i * row.a, pb.map { $0 + i * row.b })
                         // Blocks of runs summed in sequence, the blocks' sums added pairwise.
                         var cascade = Cascade(levels: levels)
@@ -271,10 +287,38 @@ struct LoopNest {
         let threads = Threads.count
         let (work, overflow) = outerCount.multipliedReportingOverflow(by: max(innerCount, 1))
         let parallel = threads > 1 && (overflow || work >= parallelLoopWork)
-        if parallel && !reduces && rows < threads {
-            // Fewer rows than threads, elementwise (NumPy's 'i,->i' is one row of 480000):
-            // each row is split into pieces instead.
-            let pieces = (4 * threads + rows - 1) / rows
+        if parallel && across && rows < 4 * threads && innerCount >= max(row.size, 2 * scalarBlock) {
+            // Few rows of many terms ('nhwc->c'): the terms are split, each thread sweeping
+            // all the outputs over its share, and the partial sums added in order.
+            let parts = min(threads, innerCount / scalarBlock), outputs = rows * row.size
+            withUnsafeTemporaryAllocation(of: E.Acc.self, capacity: parts * outputs) { buffer in
+                let partial = buffer.baseAddress!
+                parallelFor(parts, threads: threads) { p, _ in
+                    let own = partial + p * outputs
+                    var o = Odometer(rowDims)
+                    for r in 0..<rows {
+                        reduceAcross(row.size, a + o.a, row.a, b.map { $0 + o.b }, row.b, k: kAll,
+                                     terms: innerCount * p / parts..<innerCount * (p + 1) / parts) { w0, sums, lanes in
+                            (own + r * row.size + w0).initialize(from: sums, count: lanes)
+                        }
+                        o.next()
+                    }
+                }
+                var o = Odometer(rowDims)
+                for r in 0..<rows {
+                    for i in 0..<row.size {
+                        var sum = partial[r * row.size + i]
+                        for p in 1..<parts { sum = E.Acc.add(sum, partial[p * outputs + r * row.size + i]) }
+                        c[o.c + i * row.c] = E(acc: sum.scaled(by: alpha))
+                    }
+                    o.next()
+                }
+            }
+        } else if parallel && rows < (reduces ? 4 * threads : threads) && row.size > 1 {
+            // Too few rows to share out evenly (NumPy's 'i,->i' is one row of 480000, a
+            // matrix-vector product 'ij,j->i' one row of sums): each row is split into pieces,
+            // of at least a few cache lines where summed across.
+            let pieces = max(1, min((4 * threads + rows - 1) / rows, row.size / (across ? 64 : 1)))
             parallelFor(rows * pieces, threads: threads) { t, _ in
                 let (r, p) = (t / pieces, t % pieces)
                 runRows(r, r + 1, row.size * p / pieces..<row.size * (p + 1) / pieces)

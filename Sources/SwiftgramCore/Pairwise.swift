@@ -56,3 +56,55 @@ struct Cascade<A: Accumulator> {
         return sum ?? A.zero
     }
 }
+
+/// `Cascade` for vectors of `lanes` sums at once (one per output of a row): pushing a block
+/// of lane sums adds it into the levels exactly as `Cascade` adds one sum, so every lane
+/// is summed pairwise. The levels live in memory the caller provides (`lanes` elements per
+/// level, `LaneCascade.depth(blocks:)` levels for that many pushes, uninitialised).
+struct LaneCascade<A: Accumulator> {
+    private let levels: UnsafeMutablePointer<A>
+    private let lanes: Int
+    private var count = 0
+
+    /// Levels needed for `blocks` pushes (the binary counter's width).
+    static func depth(blocks: Int) -> Int { Int.bitWidth - blocks.leadingZeroBitCount + 1 }
+
+    init(levels: UnsafeMutablePointer<A>, lanes: Int) {
+        self.levels = levels
+        self.lanes = lanes
+    }
+
+    /// Adds the block sums `t` (overwritten: it carries the sum up the levels).
+    @inline(__always) mutating func push(_ t: UnsafeMutablePointer<A>) {
+        var c = count, k = 0
+        while c & 1 == 1 {
+            let level = levels + k * lanes
+            for w in 0..<lanes { t[w] = A.add(level[w], t[w]) }
+            c >>= 1
+            k += 1
+        }
+        (levels + k * lanes).initialize(from: t, count: lanes)
+        count += 1
+    }
+
+    /// Leaves in `t` the sums of everything pushed and of `t` itself (untouched when
+    /// nothing was pushed).
+    @inline(__always) mutating func finish(_ t: UnsafeMutablePointer<A>) {
+        if count == 0 { return }
+        push(t)
+        var c = count, k = 0, first = true
+        while c != 0 {
+            if c & 1 == 1 {
+                let level = levels + k * lanes
+                if first {
+                    t.update(from: level, count: lanes)
+                    first = false
+                } else {
+                    for w in 0..<lanes { t[w] = A.add(level[w], t[w]) }
+                }
+            }
+            c >>= 1
+            k += 1
+        }
+    }
+}

@@ -115,6 +115,35 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(sum, (1 + 8196 * Double.ulpOfOne) * 1_000_000)
     }
 
+    /// Sums across a row of outputs add each lane's blocks as the scalar cascade adds one
+    /// sum's: the same pairs, so bit for bit the same result, for any count of blocks.
+    func testLaneCascadeAddsEachLaneAsTheScalarCascade() {
+        let lanes = 5
+        for blocks in [1, 2, 3, 7, 8, 13] {
+            let sums = (0..<blocks * lanes).map { Float(1 + Double(($0 &* 2654435761) & 1023) / 1e3) }
+            let depth = LaneCascade<Float>.depth(blocks: blocks)
+            var levels = [Float](repeating: 0, count: depth * lanes), t = [Float](repeating: 0, count: lanes)
+            levels.withUnsafeMutableBufferPointer { lv in
+                t.withUnsafeMutableBufferPointer { t in
+                    var cascade = LaneCascade(levels: lv.baseAddress!, lanes: lanes)
+                    for b in 0..<blocks {
+                        for w in 0..<lanes { t[w] = sums[b * lanes + w] }
+                        if b < blocks - 1 { cascade.push(t.baseAddress!) } else { cascade.finish(t.baseAddress!) }
+                    }
+                }
+            }
+            var scalarLevels = [Float](repeating: 0, count: Cascade<Float>.depth)
+            for w in 0..<lanes {
+                let want = scalarLevels.withUnsafeMutableBufferPointer { lv -> Float in
+                    var cascade = Cascade<Float>(levels: lv.baseAddress!)
+                    for b in 0..<blocks - 1 { cascade.push(sums[b * lanes + w]) }
+                    return cascade.finish(sums[(blocks - 1) * lanes + w])
+                }
+                XCTAssertEqual(t[w].bitPattern, want.bitPattern, "\(blocks) blocks, lane \(w)")
+            }
+        }
+    }
+
     func testBadExecutionArgumentsThrow() throws {
         let plan = try Plan(subscripts: "ij,jk", shapes: [[2, 3], [3, 4]], strategy: .greedy)
         var x = [Float](repeating: 0, count: 64)

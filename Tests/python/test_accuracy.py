@@ -63,6 +63,10 @@ CASES = {
     "ij->i": lambda x: ([x.reshape(16, -1)], [fsum(r) for r in x.reshape(16, -1)]),
     "ij->j": lambda x: ([x.reshape(-1, 16)], [fsum(c) for c in x.reshape(-1, 16).T]),
     "ijk->j (short runs)": lambda x: ([x.reshape(-1, 4, 64)], [fsum(x.reshape(-1, 4, 64)[:, j]) for j in range(4)]),
+    # Outputs side by side, terms strided: summed across the row of outputs.
+    "ijk->k (across)": lambda x: ([x.reshape(-1, 8, 32)], [fsum(c) for c in x.reshape(-1, 32).T]),
+    "ji,j->i (across)": lambda x: ([x.reshape(-1, 16), x[::-1][:x.size // 16]],
+                                   [fsum(c, x[::-1][:x.size // 16]) for c in x.reshape(-1, 16).T]),
     "ij,ij->i": lambda x: ([x.reshape(8, -1), x[::-1].reshape(8, -1)],
                            [fsum(a, b) for a, b in zip(x.reshape(8, -1), x[::-1].reshape(8, -1))]),
 }

@@ -1,5 +1,5 @@
 """The engine's paths, each against a reference: symmetric (same operand) products, K split,
-the grid of blocks per thread, packing from permuted layouts, the loop kernel's splits."""
+the grid of blocks per thread, packing from permuted layouts, the loop kernel's splits and its sums across a row of outputs."""
 import numpy as np
 import pytest
 
@@ -189,3 +189,76 @@ def test_symmetric_product_into_irregular_output(rng, threads, padded_axis, num_
     assert got is out
     np.testing.assert_allclose(out, np.einsum("ijk,lmk->ijlm", x, x), rtol=1e-12, atol=1e-12)
     assert np.isnan(np.take(padded, 7, axis=padded_axis)).all()  # the padding is never written
+
+
+# --- loop kernel: sums across a row of outputs, rows split over threads ---------------
+
+ACROSS = [
+    # (subscripts, operand shapes): outputs side by side in memory, each one's terms strided
+    ("ji,j->i", [(600, 400), (600,)]),        # a transposed matrix times a vector
+    ("nhwc->c", [(3, 17, 19, 70)]),           # per-channel sums, many terms (split over threads)
+    ("ij->j", [(5000, 9)]),                   # a short row of outputs
+    ("ij,ij->j", [(300, 50), (300, 50)]),     # both sides walk the row
+    ("i,ij->j", [(129,), (129, 300)]),        # the constant side first
+    ("bji,bj->bi", [(3, 200, 64), (3, 200)]), # a few rows, each split into pieces
+    ("ji,j->i", [(0, 40), (0,)]),             # no terms: zeros
+]
+
+
+def _values(rng, shape, dtype):
+    if np.dtype(dtype).kind in "iub":
+        return rng.integers(0, 5, shape).astype(dtype)
+    x = rng.standard_normal(shape)
+    return (x + 1j * rng.standard_normal(shape)).astype(dtype) if np.dtype(dtype).kind == "c" else x.astype(dtype)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16, np.complex128, np.int64, np.int8, np.bool_])
+@pytest.mark.parametrize("case", ACROSS, ids=lambda c: c[0])
+def test_sums_across_a_row_of_outputs(rng, threads, dtype, case, num_threads):
+    subscripts, shapes = case
+    ops = [_values(rng, s, dtype) for s in shapes]
+    num_threads(threads)
+    got, want = swiftgram.einsum(subscripts, *ops), np.einsum(subscripts, *ops)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    if np.dtype(dtype).kind in "iub":
+        np.testing.assert_array_equal(got, want)  # integer sums are exact in any order
+    else:
+        # Blocks of 128 terms summed in sequence, the blocks pairwise: each sum is within
+        # about 128 + log2(blocks) roundings of its terms' magnitude (accumulating in
+        # float32 for float16), plus the result's own rounding.
+        wide = np.einsum(subscripts, *[o.astype(np.complex128) for o in ops])
+        magnitude = np.einsum(subscripts, *[np.abs(o).astype(np.float64) for o in ops])
+        acc = np.finfo(np.float32 if dtype == np.float16 else got.real.dtype).eps
+        bound = 160 * acc * magnitude + np.finfo(got.real.dtype).eps * np.abs(wide)
+        assert np.all(np.abs(got - (wide if got.dtype.kind == "c" else wide.real)) <= bound)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_sums_across_rows_of_views_into_out(rng, threads, num_threads):
+    # Reversed, stepped and offset views, and a strided out=: a row stride of -1 is not
+    # summed across (it takes the per-output path); every element of out= is written.
+    num_threads(threads)
+    m = rng.standard_normal((600, 400))
+    for v in (m[::-1], m[:, ::-1], m[::2, ::3], m[:, 5:300], m[1::3, 1:]):
+        b = rng.standard_normal(v.shape[0])
+        out = np.full((2 * v.shape[1],), np.nan)[::2]
+        assert swiftgram.einsum("ji,j->i", v, b, out=out) is out
+        np.testing.assert_allclose(out, np.einsum("ji,j->i", v, b), rtol=1e-12, atol=1e-11)
+    x = rng.standard_normal((40, 30, 20, 64))[:, ::2, :, 1:]
+    np.testing.assert_allclose(swiftgram.einsum("nhwc->c", x), x.sum(axis=(0, 1, 2)), rtol=1e-12, atol=1e-10)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matrix_vector_product_split_into_pieces(rng, threads, dtype, num_threads):
+    # One row of 401 dot products (more work than one thread takes): split into pieces
+    # that must meet exactly, each output the same dot as the one-thread run.
+    m = rng.standard_normal((401, 600)).astype(dtype)
+    v = rng.standard_normal(600).astype(dtype)
+    num_threads(1)
+    alone = swiftgram.einsum("ij,j->i", m, v)
+    num_threads(threads)
+    np.testing.assert_array_equal(swiftgram.einsum("ij,j->i", m, v), alone)
+    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-11)
+    np.testing.assert_allclose(alone, m.astype(np.float64) @ v.astype(np.float64), **tol)
