@@ -184,6 +184,34 @@ public func sg_plan_execute(
     _ outShape: UnsafePointer<Int64>?, _ outStrides: UnsafePointer<Int64>?,
     _ alpha: Double, _ accumulate: Int32, _ err: UnsafeMutablePointer<CChar>?, _ errlen: Int64
 ) -> Int32 {
+    execute(p, dtype, nil, data, shapes, strides, outData, outShape, outStrides, alpha, accumulate, err, errlen)
+}
+
+@_cdecl("sg_plan_execute_typed")
+public func sg_plan_execute_typed(
+    _ executor: UnsafePointer<sg_executor>?, _ p: UnsafeRawPointer?, _ dtype: Int32, _ operandTypes: UnsafePointer<Int32>?,
+    _ data: UnsafePointer<UnsafeRawPointer?>?, _ shapes: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?,
+    _ outData: UnsafeMutableRawPointer?, _ outShape: UnsafePointer<Int64>?, _ outStrides: UnsafePointer<Int64>?,
+    _ alpha: Double, _ accumulate: Int32, _ err: UnsafeMutablePointer<CChar>?, _ errlen: Int64
+) -> Int32 {
+    let previous = sg_pool_use_executor(executor)
+    defer { _ = sg_pool_use_executor(previous) }
+    return execute(p, dtype, operandTypes, data, shapes, strides, outData, outShape, outStrides, alpha, accumulate, err, errlen)
+}
+
+@_cdecl("sg_dtype_reads")
+public func sg_dtype_reads(_ dtype: Int32, _ source: Int32) -> Int32 {
+    guard let t = DType(code: dtype), let s = DType(code: source) else { return 0 }
+    return t.reads(s) ? 1 : 0
+}
+
+/// The checks and the run behind every sg_plan_execute* entry.
+private func execute(
+    _ p: UnsafeRawPointer?, _ dtype: Int32, _ operandTypes: UnsafePointer<Int32>?, _ data: UnsafePointer<UnsafeRawPointer?>?,
+    _ shapes: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ outData: UnsafeMutableRawPointer?,
+    _ outShape: UnsafePointer<Int64>?, _ outStrides: UnsafePointer<Int64>?,
+    _ alpha: Double, _ accumulate: Int32, _ err: UnsafeMutablePointer<CChar>?, _ errlen: Int64
+) -> Int32 {
     do throws(EinsumError) {
         guard let p, let outData else { throw .value("einsum: invalid arguments to sg_plan_execute") }
         let pl = plan(p)
@@ -210,8 +238,8 @@ public func sg_plan_execute(
             let oshape = (0..<ond).map { Int(outShape![$0]) }
             throw .value("einsum: output has shape \(oshape) but the result has shape \(pl.outputShape)")
         }
-        try pl.execute(dtype: dt, data: data, strides: strides, output: outData, outputStrides: outStrides, alpha: alpha,
-                       accumulate: accumulate != 0)
+        try pl.execute(dtype: dt, operandTypes: operandTypes, data: data, strides: strides, output: outData,
+                       outputStrides: outStrides, alpha: alpha, accumulate: accumulate != 0)
         return 0
     } catch {
         return report(error, err, errlen)
@@ -225,9 +253,8 @@ public func sg_plan_execute_on(
     _ outData: UnsafeMutableRawPointer?, _ outShape: UnsafePointer<Int64>?, _ outStrides: UnsafePointer<Int64>?,
     _ alpha: Double, _ accumulate: Int32, _ err: UnsafeMutablePointer<CChar>?, _ errlen: Int64
 ) -> Int32 {
-    let previous = sg_pool_use_executor(executor)
-    defer { _ = sg_pool_use_executor(previous) }
-    return sg_plan_execute(p, dtype, data, shapes, strides, outData, outShape, outStrides, alpha, accumulate, err, errlen)
+    sg_plan_execute_typed(executor, p, dtype, nil, data, shapes, strides, outData, outShape, outStrides, alpha, accumulate,
+                          err, errlen)
 }
 
 @_cdecl("sg_set_num_threads")

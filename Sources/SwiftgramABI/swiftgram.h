@@ -84,6 +84,20 @@ int32_t sg_plan_execute_on(const sg_executor *executor, const void *plan, int32_
                            void *out, const int64_t *out_shape, const int64_t *out_strides,
                            double alpha, int32_t accumulate, char *err, int64_t errlen);
 
+/* sg_plan_execute_on for operands of mixed dtypes: operand i holds elements of
+ * operand_dtypes[i] (NULL: every operand holds `dtype`), which the core reads converted to
+ * `dtype` (into a scratch copy, once per call) where sg_dtype_reads allows it; any other
+ * pair is a type error. */
+int32_t sg_plan_execute_typed(const sg_executor *executor, const void *plan, int32_t dtype,
+                              const int32_t *operand_dtypes, const void *const *data,
+                              const int64_t *shapes, const int64_t *strides, void *out,
+                              const int64_t *out_shape, const int64_t *out_strides,
+                              double alpha, int32_t accumulate, char *err, int64_t errlen);
+/* 1 if the core reads operands of dtype `source` converted to `dtype`: every conversion
+ * that keeps each value (integers rounded to the nearest float), except from uint64 and
+ * from or into bfloat16; else 0. */
+int32_t sg_dtype_reads(int32_t dtype, int32_t source);
+
 /* Engine threads per call (n <= 0: all cores), and the micro-kernel ISA in use. */
 void sg_set_num_threads(int64_t n);
 int64_t sg_get_num_threads(void);

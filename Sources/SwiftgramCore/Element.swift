@@ -17,7 +17,7 @@ public enum DType: CaseIterable {
     public var name: String { String(describing: self) }
 }
 
-public protocol Accumulator {
+public protocol Accumulator: Convertible {
     static var zero: Self { get }
     static var one: Self { get }
     static func add(_ a: Self, _ b: Self) -> Self

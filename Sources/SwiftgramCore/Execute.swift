@@ -116,13 +116,11 @@ extension Plan {
                     accumulate: accumulate)
     }
 
-    /// Runs the contraction on raw arguments: one data pointer per operand, every operand's
-    /// element strides concatenated, and the output's. Counts are the plan's (the caller
-    /// has checked the shapes).
-    public func execute(dtype: DType, data: UnsafePointer<UnsafeRawPointer?>, strides: UnsafePointer<Int64>?,
-                        output: UnsafeMutableRawPointer, outputStrides: UnsafePointer<Int64>?,
-                        alpha: Double = 1, accumulate: Bool = false) throws(EinsumError) {
-        if outputCount == 0 { return }
+    /// Runs the contraction on raw arguments, every operand of `dtype` (or, from the mixed
+    /// entry in Conversion.swift, read converted as `converting` lists).
+    func execute(dtype: DType, data: UnsafePointer<UnsafeRawPointer?>, strides: UnsafePointer<Int64>?,
+                 output: UnsafeMutableRawPointer, outputStrides: UnsafePointer<Int64>?,
+                 alpha: Double, accumulate: Bool, converting: [Conversion]) throws(EinsumError) {
         let count = operandStrideCount
         var binding = bindings.get { $0.matches(strides, count, outputStrides) }
         if binding == nil {
@@ -138,17 +136,22 @@ extension Plan {
             slots.initialize(repeating: nil, count: b.slotCount)
             for k in 0..<shapes.count { slots[k] = UnsafeMutableRawPointer(mutating: data[k]) }
             slots[b.slotCount - 1] = output
-            defer { for i in shapes.count..<b.slotCount - 1 { free(slots[i]) } }
+            defer {
+                for i in shapes.count..<b.slotCount - 1 { free(slots[i]) }
+                for c in converting where slots[c.operand] != UnsafeMutableRawPointer(mutating: data[c.operand]) {
+                    free(slots[c.operand])
+                }
+            }
             // Each element type by name, so every run is specialised (a type opened from a
             // list at run time would run the unspecialised generic code, ~100x slower).
             switch dtype {
-            case .float16: try run(Float16.self, b, slots, alpha, into)
-            case .float32: try run(Float.self, b, slots, alpha, into)
-            case .float64: try run(Double.self, b, slots, alpha, into)
-            case .complex64: try run(Complex<Float>.self, b, slots, alpha, into)
-            case .complex128: try run(Complex<Double>.self, b, slots, alpha, into)
-            case .bfloat16: try run(BFloat16.self, b, slots, alpha, into)
-            default: try runIntegers(dtype, b, slots, alpha, into)
+            case .float16: try run(Float16.self, b, slots, alpha, into, converting)
+            case .float32: try run(Float.self, b, slots, alpha, into, converting)
+            case .float64: try run(Double.self, b, slots, alpha, into, converting)
+            case .complex64: try run(Complex<Float>.self, b, slots, alpha, into, converting)
+            case .complex128: try run(Complex<Double>.self, b, slots, alpha, into, converting)
+            case .bfloat16: try run(BFloat16.self, b, slots, alpha, into, converting)
+            default: try runIntegers(dtype, b, slots, alpha, into, converting)
             }
         }
     }
@@ -251,25 +254,29 @@ extension Plan {
     }
 
     private func runIntegers(_ dtype: DType, _ b: Binding, _ slots: UnsafeMutablePointer<UnsafeMutableRawPointer?>,
-                             _ alpha: Double, _ into: [Int]?) throws(EinsumError) {
+                             _ alpha: Double, _ into: [Int]?, _ converting: [Conversion]) throws(EinsumError) {
         switch dtype {
-        case .bool: try run(Bool.self, b, slots, alpha, into)
-        case .int8: try run(Int8.self, b, slots, alpha, into)
-        case .int16: try run(Int16.self, b, slots, alpha, into)
-        case .int32: try run(Int32.self, b, slots, alpha, into)
-        case .int64: try run(Int64.self, b, slots, alpha, into)
-        case .uint8: try run(UInt8.self, b, slots, alpha, into)
-        case .uint16: try run(UInt16.self, b, slots, alpha, into)
-        case .uint32: try run(UInt32.self, b, slots, alpha, into)
-        default: try run(UInt64.self, b, slots, alpha, into)  // .uint64, the one integer type left
+        case .bool: try run(Bool.self, b, slots, alpha, into, converting)
+        case .int8: try run(Int8.self, b, slots, alpha, into, converting)
+        case .int16: try run(Int16.self, b, slots, alpha, into, converting)
+        case .int32: try run(Int32.self, b, slots, alpha, into, converting)
+        case .int64: try run(Int64.self, b, slots, alpha, into, converting)
+        case .uint8: try run(UInt8.self, b, slots, alpha, into, converting)
+        case .uint16: try run(UInt16.self, b, slots, alpha, into, converting)
+        case .uint32: try run(UInt32.self, b, slots, alpha, into, converting)
+        default: try run(UInt64.self, b, slots, alpha, into, converting)  // .uint64, the one integer type left
         }
     }
 
     /// Runs the bound steps; `into` (the output's strides) asks for the result to be added
     /// to the output: the GEMM adds in its kernel, a loop step writes a scratch copy first.
     private func run<E: Element>(_: E.Type, _ binding: Binding, _ slots: UnsafeMutablePointer<UnsafeMutableRawPointer?>,
-                                 _ alpha: Double, _ into: [Int]?) throws(EinsumError) {
+                                 _ alpha: Double, _ into: [Int]?, _ converting: [Conversion]) throws(EinsumError) {
         func data(_ s: Int) -> UnsafeMutablePointer<E> { slots[s]!.assumingMemoryBound(to: E.self) }
+        for c in converting {
+            slots[c.operand] = UnsafeMutableRawPointer(try convert(slots[c.operand]!, from: c.from, to: E.self,
+                                                                   shape: shapes[c.operand], strides: c.strides))
+        }
         for step in binding.steps {
             if let count = step.allocate {
                 slots[step.c] = UnsafeMutableRawPointer(try allocate(E.self, count: count, what: "an intermediate of \(count) elements"))

@@ -144,6 +144,35 @@ final class EngineTests: XCTestCase {
         }
     }
 
+    /// Operands of another dtype are read converted (int32 and float32 into a float64
+    /// computation, one of them strided and one broadcast), and a cast that is not safe
+    /// (float64 into int64) is refused.
+    func testMixedOperandsAreReadConverted() throws {
+        let plan = try Plan(subscripts: "ij,jk->ik", shapes: [[5, 7], [7, 6]], strategy: .greedy)
+        var a = (0..<70).map { Int32(values(1)($0)) }   // 5x7, read with stride 2 along j
+        var b = (0..<7).map { Float(values(2)($0)) }    // one row of 7, broadcast over k
+        var c = [Double](repeating: .nan, count: 30)
+        var expected = [Double](repeating: 0, count: 30)
+        for i in 0..<5 { for k in 0..<6 { for j in 0..<7 { expected[i * 6 + k] += Double(a[i * 14 + 2 * j]) * Double(b[j]) } } }
+        let types: [Int32] = [DType.int32.code, DType.float32.code]
+        try a.withUnsafeMutableBytes { pa in
+            try b.withUnsafeMutableBytes { pb in
+                try c.withUnsafeMutableBytes { pc in
+                    let data: [UnsafeRawPointer?] = [UnsafeRawPointer(pa.baseAddress!), UnsafeRawPointer(pb.baseAddress!)]
+                    let strides: [Int64] = [14, 2, 1, 0], outStrides: [Int64] = [6, 1]
+                    try plan.execute(dtype: .float64, operandTypes: types, data: data, strides: strides,
+                                     output: pc.baseAddress!, outputStrides: outStrides)
+                    let bad: [Int32] = [DType.int64.code, DType.float64.code]
+                    XCTAssertThrowsError(try plan.execute(dtype: .int64, operandTypes: bad, data: data, strides: strides,
+                                                          output: pc.baseAddress!, outputStrides: outStrides))
+                }
+            }
+        }
+        XCTAssertEqual(c, expected)
+        XCTAssertTrue(DType.float64.reads(.int64) && DType.complex64.reads(.float16) && !DType.float32.reads(.int32))
+        XCTAssertFalse(DType.float64.reads(.uint64) || DType.int64.reads(.float32) || DType.float32.reads(.bfloat16))
+    }
+
     func testBadExecutionArgumentsThrow() throws {
         let plan = try Plan(subscripts: "ij,jk", shapes: [[2, 3], [3, 4]], strategy: .greedy)
         var x = [Float](repeating: 0, count: 64)

@@ -100,6 +100,33 @@ static void check_int32_sum(void) {
     sg_plan_destroy(plan);
 }
 
+/* Mixed dtypes (sg_plan_execute_typed): 'i,i->i' of int16 and float32 computed in float32,
+ * the int16 operand read converted; a float64 operand is not a safe cast to float32. */
+static void check_mixed(void) {
+    int16_t a[5] = {-3, 0, 7, 300, 12};
+    float b[5] = {0.5f, 2, -1, 0.25f, 3}, out[5];
+    double wide[5] = {0};
+    int64_t ndims[2] = {1, 1}, shapes[2] = {5, 5}, strides[2] = {1, 1}, oshape[1] = {5}, ostrides[1] = {1};
+    char err[256];
+    void *plan = NULL;
+    int32_t rc = sg_plan_create("i,i->i", 2, ndims, shapes, SG_PATH_LEFT_TO_RIGHT, NULL, 0, -1, &plan, err, sizeof err);
+    CHECK(rc == SG_OK, "plan: %s", err);
+    if (!plan) return;
+    const void *data[2] = {a, b};
+    int32_t types[2] = {SG_INT16, SG_FLOAT32};
+    CHECK(sg_dtype_reads(SG_FLOAT32, SG_INT16) && !sg_dtype_reads(SG_FLOAT32, SG_FLOAT64), "sg_dtype_reads");
+    rc = sg_plan_execute_typed(NULL, plan, SG_FLOAT32, types, data, shapes, strides, out, oshape, ostrides, 1.0, 0,
+                               err, sizeof err);
+    CHECK(rc == SG_OK, "execute: %s", err);
+    for (int i = 0; i < 5; i++) CHECK(out[i] == (float)a[i] * b[i], "element %d: %g != %g", i, out[i], (float)a[i] * b[i]);
+    const void *wide_data[2] = {a, wide};
+    int32_t wide_types[2] = {SG_INT16, SG_FLOAT64};
+    rc = sg_plan_execute_typed(NULL, plan, SG_FLOAT32, wide_types, wide_data, shapes, strides, out, oshape, ostrides,
+                               1.0, 0, err, sizeof err);
+    CHECK(rc == SG_ERR_TYPE && strstr(err, "operand 1") != NULL, "float64 read as float32: rc %d, '%s'", rc, err);
+    sg_plan_destroy(plan);
+}
+
 /* A diagonal is a view: its strides come from the operand's. */
 static void check_view(void) {
     int64_t ndims[1] = {2}, shapes[2] = {4, 4}, strides[2] = {4, 1}, out[1];
@@ -277,6 +304,7 @@ static void check_executor(void) {
 int main(void) {
     check_matmul_strided();
     check_int32_sum();
+    check_mixed();
     check_view();
     check_errors();
     check_parse();

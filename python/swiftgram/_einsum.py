@@ -59,6 +59,10 @@ class _Prepared(NamedTuple):
     is_view: bool
     ends_in_shared_contraction: bool  # see Plan.endsInSharedContraction
     cast_error: str | None  # raised after out= is checked, numpy's order
+    # Per operand: read converted by the core (NumPy's safe casts, with the exceptions
+    # DType.reads names), not copied here; every operand's code when some are, else None.
+    converted: tuple
+    codes: tuple | None
 
 
 _prepared = LRUCache(512)
@@ -82,7 +86,10 @@ def _prepare(subscripts: str, arrays: list, dtype: Any, casting: str, optimize: 
                        f"according to the rule '{casting}'"
                        for k, a in enumerate(arrays) if not np.can_cast(a.dtype, dt, rule)), None)
     shape, is_view, shared = _core.plan_info(plan)
-    return _Prepared(plan, tuple(shape), dt, dtype_code(dt), is_view, shared, cast_error)
+    code = dtype_code(dt)
+    converted = tuple(a.dtype != dt and _core.reads(code, dtype_code(a.dtype)) for a in arrays)
+    codes = tuple(dtype_code(a.dtype) for a in arrays) if any(converted) else None
+    return _Prepared(plan, tuple(shape), dt, code, is_view, shared, cast_error, converted, codes)
 
 
 def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str, casting: str,
@@ -132,15 +139,17 @@ def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str,
             raise ValueError("einsum: out is read-only")
     if p.cast_error:
         raise TypeError(p.cast_error)
-    inputs = [a if usable_in_place(a, dt) else a.astype(dt, order="C") for a in arrays]
+    # Operands of the result dtype, or of one the core reads converted, are read in place.
+    inputs = [a if usable_in_place(a, dt) or (c and usable_in_place(a, a.dtype)) else a.astype(dt, order="C")
+              for a, c in zip(arrays, p.converted)]
     if (out is None and dtype is None and casting == "safe" and type(optimize) in (bool, str) and not p.is_view
-            and not is_bfloat16(dt) and all(a is o and a.dtype == dt for a, o in zip(arrays, operands))):
+            and not is_bfloat16(dt) and all(i is a is o for i, a, o in zip(inputs, arrays, operands))):
         # Validated: later calls with this signature take the shim's fast path (gram()'s
         # under its own key, with its scale; the shim gives those a C-ordered result).
         if fast_key is not None:
-            _core.fast_remember(fast_key, tuple(arrays), optimize, p.plan, p.code, dt, alpha)
+            _core.fast_remember(fast_key, tuple(arrays), optimize, p.plan, p.code, dt, alpha, p.codes)
         elif alpha == 1.0 and allow_view:
-            _core.fast_remember(subscripts, tuple(arrays), optimize, p.plan, p.code, dt)
+            _core.fast_remember(subscripts, tuple(arrays), optimize, p.plan, p.code, dt, 1.0, p.codes)
     if out is not None:
         # NumPy's optimize path assigns a 0-d matmul result to out= ignoring `casting`;
         # swiftgram's own 'auto' has no NumPy route to follow and keeps the rule.
@@ -155,7 +164,8 @@ def _contract(subscripts: str, operands: list, out: Any, dtype: Any, order: str,
     else:
         target = aligned_empty(shape, dt, _output_order(order, p.plan, len(shape), arrays))
     if target.size:
-        # Every input was converted to the result dtype: one code check, not one per operand.
+        # Inputs are of the result dtype or read converted (never bfloat16 then): one code
+        # check, not one per operand.
         operands, (result,) = core_buffers(p.code, inputs), core_buffers(p.code, [target])
         _core.execute(p.plan, p.code, operands, result, float(alpha), accumulate and target is out, executor)
     if out is not None:
@@ -196,8 +206,11 @@ def einsum(*operands: Any, out: np.ndarray | None = None, dtype: Any = None, ord
     (``'ij->ji'``, ``'ii->i'``) return a view, as NumPy does; everything else is a new
     64-byte aligned array, or ``out``.
 
-    Differences from NumPy: object and longdouble dtypes raise TypeError; mixed input
-    dtypes are converted to the result dtype before the call (NumPy buffers them).
+    Mixed input dtypes compute in the result dtype, as NumPy's do: the core reads an
+    operand of another dtype converted, once per call, where the cast is safe (from
+    uint64 and from or into bfloat16 the operand is converted here first).
+
+    Differences from NumPy: object and longdouble dtypes raise TypeError.
     """
     if out is None and dtype is None and order == "K" and casting == "safe":
         result = _core.fast_einsum(operands, optimize)  # None unless the signature was seen

@@ -23,6 +23,8 @@ typedef struct {
     int out_nd;
     npy_intp out_dims[FAST_MAX_DIMS];
     double alpha;  /* the result's scale: 1 for einsum, 1/positions for a normalised gram */
+    int mixed;     /* operands of other dtypes than the result's, read converted by the core */
+    int32_t op_codes[FAST_MAX_OPS];
     Py_hash_t hash;
     /* The core's order='K' layout for the operand strides last seen (order_len: their
      * count + 1; 0 when none): calls in a loop pass the same strides. */
@@ -82,17 +84,31 @@ static int fast_matches(const FastEntry *e, const FastEntry *key, PyObject *sub,
     return fast_same_object(e->subscripts, sub) && fast_same_object(e->optimize, optimize);
 }
 
-/* fast_remember(subscripts, arrays, optimize, plan, code, dtype, alpha=1):
+/* fast_remember(subscripts, arrays, optimize, plan, code, dtype, alpha=1, codes=None):
  * the front end vouches that this signature computes plan in dtype (code), scaled by
- * alpha, with every array read in place. subscripts is a gram key for gram() calls. */
+ * alpha, with every array read in place; codes: each array's dtype code where some differ
+ * from code (read converted by the core). subscripts is a gram key for gram() calls. */
 PyObject *py_fast_remember(PyObject *self, PyObject *args) {
-    PyObject *sub, *arrays, *optimize, *plan, *dtype_o;
+    PyObject *sub, *arrays, *optimize, *plan, *dtype_o, *codes_o = Py_None;
     int code;
     double alpha = 1.0;
-    if (!PyArg_ParseTuple(args, "OO!OOiO|d", &sub, &PyTuple_Type, &arrays, &optimize, &plan, &code, &dtype_o,
-                          &alpha)) return NULL;
+    if (!PyArg_ParseTuple(args, "OO!OOiO|dO", &sub, &PyTuple_Type, &arrays, &optimize, &plan, &code, &dtype_o,
+                          &alpha, &codes_o)) return NULL;
     void *p = get_plan(plan);
     if (!p) return NULL;
+    int32_t codes[FAST_MAX_OPS];
+    int mixed = codes_o != Py_None;
+    if (mixed) {
+        if (!PyTuple_Check(codes_o) || PyTuple_GET_SIZE(codes_o) != PyTuple_GET_SIZE(arrays)
+            || PyTuple_GET_SIZE(codes_o) > FAST_MAX_OPS) {
+            return raise_sg(SG_ERR_VALUE, "fast_remember: codes must be a tuple of one code per array");
+        }
+        for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(codes_o); k++) {
+            long c = PyLong_AsLong(PyTuple_GET_ITEM(codes_o, k));
+            if (c == -1 && PyErr_Occurred()) return NULL;
+            codes[k] = (int32_t)c;
+        }
+    }
     FastEntry key;
     int rc = fast_signature(sub, &PyTuple_GET_ITEM(arrays, 0), PyTuple_GET_SIZE(arrays), optimize, &key);
     if (rc == -2) return NULL;
@@ -111,6 +127,8 @@ PyObject *py_fast_remember(PyObject *self, PyObject *args) {
     e->descr = descr;
     e->code = code;
     e->alpha = alpha;
+    e->mixed = mixed;
+    if (mixed) memcpy(e->op_codes, codes, sizeof(int32_t) * key.nops);
     e->order_len = 0;
     e->out_nd = (int)out_nd;
     for (int d = 0; d < out_nd; d++) e->out_dims[d] = (npy_intp)shape[d];
@@ -163,12 +181,14 @@ static PyObject *fast_call(PyObject *sub, PyObject *const *ops, Py_ssize_t nops,
         }
         /* The entry may be replaced by another thread while the GIL is released. */
         PyObject *plan = Py_NewRef(e->plan);
-        int code = e->code;
+        int code = e->code, mixed = e->mixed;
         double alpha = e->alpha;
+        int32_t codes[FAST_MAX_OPS];
+        if (mixed) memcpy(codes, e->op_codes, sizeof(int32_t) * key.nops);
         char err[ERRLEN] = {0};
         Py_BEGIN_ALLOW_THREADS
-        rc = sg_plan_execute(PyCapsule_GetPointer(plan, PLAN_NAME), code, data, shapes, strides,
-                             PyArray_DATA(o), out_shape, out_strides, alpha, 0, err, ERRLEN);
+        rc = sg_plan_execute_typed(NULL, PyCapsule_GetPointer(plan, PLAN_NAME), code, mixed ? codes : NULL, data, shapes,
+                                   strides, PyArray_DATA(o), out_shape, out_strides, alpha, 0, err, ERRLEN);
         Py_END_ALLOW_THREADS
         Py_DECREF(plan);
         if (rc != SG_OK) { Py_DECREF(out); return raise_sg(rc, err); }

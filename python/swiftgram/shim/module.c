@@ -16,6 +16,12 @@ static PyObject *py_get_num_threads(PyObject *self, PyObject *unused) {
     return PyLong_FromLongLong(sg_get_num_threads());
 }
 
+static PyObject *py_reads(PyObject *self, PyObject *args) {
+    int dtype, source;
+    if (!PyArg_ParseTuple(args, "ii", &dtype, &source)) return NULL;
+    return PyBool_FromLong(sg_dtype_reads(dtype, source));
+}
+
 static PyObject *py_isa(PyObject *self, PyObject *unused) {
     return PyUnicode_FromString(sg_isa_name());
 }
@@ -57,6 +63,7 @@ static PyMethodDef methods[] = {
     {"fast_remember", py_fast_remember, METH_VARARGS,
      "fast_remember(subscripts, arrays, optimize, plan, code, dtype, alpha=1) -> bool"},
     {"aligned_empty", py_aligned_empty, METH_VARARGS, "aligned_empty(shape, dtype, order) -> 64-byte aligned array"},
+    {"reads", py_reads, METH_VARARGS, "reads(dtype, source) -> whether the core reads source-dtype operands as dtype"},
     {"set_num_threads", py_set_num_threads, METH_O, "set_num_threads(n)"},
     {"get_num_threads", py_get_num_threads, METH_NOARGS, "get_num_threads() -> int"},
     {"isa", py_isa, METH_NOARGS, "isa() -> name of the micro-kernel ISA in use"},

@@ -242,9 +242,10 @@ static int append_layout(const Py_buffer *b, int64_t *shapes, int64_t *strides, 
 }
 
 /* execute(plan, dtype, operands, out, alpha[, accumulate[, executor]]): out[...] = alpha *
- * einsum(operands), or with accumulate out[...] += alpha * einsum(operands); executor: the
- * address of an sg_executor (a framework's thread pool) for the parallel loops, 0: the
- * core's own pool. */
+ * einsum(operands), or with accumulate out[...] += alpha * einsum(operands), computed in
+ * dtype; an operand of another dtype (its buffer's format) is read converted by the core
+ * where sg_dtype_reads allows (else a TypeError). executor: the address of an sg_executor
+ * (a framework's thread pool) for the parallel loops, 0: the core's own pool. */
 PyObject *py_execute(PyObject *self, PyObject *args) {
     PyObject *cap, *ops_o, *out_o;
     int dtype, accumulate = 0;
@@ -260,6 +261,8 @@ PyObject *py_execute(PyObject *self, PyObject *args) {
         Py_DECREF(ops);
         return raise_sg(SG_ERR_VALUE, "einsum: operand count does not match the plan");
     }
+    int32_t codes[MAX_OPERANDS];
+    int mixed = 0;
     Py_buffer *views = PyMem_Calloc(nops + 1, sizeof(Py_buffer));
     const void **data = PyMem_Calloc(nops + 1, sizeof(void *));
     int64_t *shapes = PyMem_Calloc(64 * (nops + 1), sizeof(int64_t));
@@ -269,10 +272,16 @@ PyObject *py_execute(PyObject *self, PyObject *args) {
     if (!views || !data || !shapes || !strides) { PyErr_NoMemory(); goto done; }
     for (; got < nops; got++) {
         if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(ops, got), &views[got], PyBUF_STRIDES | PyBUF_FORMAT) < 0) goto done;
-        if (!holds(buffer_dtype(&views[got]), dtype)) {
-            PyErr_Format(PyExc_TypeError, "einsum: operand %zd has buffer format '%s', not the requested dtype", got, views[got].format);
+        codes[got] = buffer_dtype(&views[got]);
+        if (holds(codes[got], dtype)) {
+            codes[got] = dtype;
+        } else if (codes[got] < 0) {
+            PyErr_Format(PyExc_TypeError, "einsum: operand %zd has buffer format '%s', which is not a dtype the core reads",
+                         got, views[got].format);
             got++;
             goto done;
+        } else {
+            mixed = 1;
         }
         if (views[got].ndim != sg_plan_operand_ndim(plan, got)) {
             PyErr_Format(PyExc_ValueError, "einsum: operand %zd has %d dimensions, the plan expects %lld",
@@ -295,8 +304,8 @@ PyObject *py_execute(PyObject *self, PyObject *args) {
     char err[ERRLEN] = {0};
     int32_t rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = sg_plan_execute_on((const sg_executor *)(uintptr_t)executor, plan, dtype, data, shapes, strides, out->buf,
-                            out_shape, out_strides, alpha, accumulate, err, ERRLEN);
+    rc = sg_plan_execute_typed((const sg_executor *)(uintptr_t)executor, plan, dtype, mixed ? codes : NULL, data, shapes,
+                               strides, out->buf, out_shape, out_strides, alpha, accumulate, err, ERRLEN);
     Py_END_ALLOW_THREADS
     if (rc != SG_OK) { raise_sg(rc, err); goto done; }
     result = Py_NewRef(Py_None);
