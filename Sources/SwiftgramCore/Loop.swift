@@ -209,6 +209,7 @@ struct LoopNest {
         let lanewise = reduces && kRuns > 1 && kRow.size <= lanewiseRun
             && (b == nil ? kRow.a == 1 : (kRow.a, kRow.b) == (1, 1) || (kRow.a, kRow.b) == (0, 1) || (kRow.a, kRow.b) == (1, 0))
 
+        let units = kRuns == 1 ? kRow.size : kRuns
         let across = reduces && sumsAcrossRow(row: row, kRow: kRow, hasB: b != nil)
         let kAll = kDims + [kRow]
 
@@ -237,50 +238,75 @@ struct LoopNest {
                 }
                 return
             }
-            // One buffer for these rows (on the stack where small): the pairwise levels, then
-            // the lanes.
-            withUnsafeTemporaryAllocation(of: E.Acc.self, capacity: Cascade<E.Acc>.depth + (lanewise ? kRow.size : 0)) { buffer in
-                let levels = buffer.baseAddress!, t = levels + Cascade<E.Acc>.depth
+            withSumBuffer { levels, t in
                 var o = Odometer(rowDims, start: first)
                 for _ in first..<last {
                     let pa = a + o.a, pb = b.map { $0 + o.b }, pc = c + o.c
                     for i in span ?? 0..<row.size {
-                        let (qa, qb) = (pa + i * row.a, pb.map { $0 + i * row.b })
-                        // Blocks of runs summed in sequence, the blocks' sums added pairwise.
-                        var cascade = Cascade(levels: levels)
-                        var k = Odometer(kDims)
-                        var total = E.Acc.zero
-                        if lanewise {
-                            // Many short unit-stride runs: add them lane by lane into t and
-                            // reduce t once per block (a horizontal sum per run costs more
-                            // than the run).
-                            var done = 0
-                            while done < kRuns {
-                                let runs = min(lanewiseBlock(kRow.size), kRuns - done)
-                                t.initialize(repeating: E.Acc.zero, count: kRow.size)
-                                for _ in 0..<runs {
-                                    addRun(kRow.size, qa + k.a, kRow.a, qb.map { $0 + k.b }, kRow.b, into: t)
-                                    k.next()
-                                }
-                                let block = E.Acc.dot.map { $0(kRow.size, t, nil) }
-                                    ?? pairwiseSum(kRow.size, block: scalarBlock) { r in r.reduce(E.Acc.zero) { E.Acc.add($0, t[$1]) } }
-                                done += runs
-                                if done < kRuns { cascade.push(block) } else { total = cascade.finish(block) }
-                            }
-                        } else {
-                            var acc = E.Acc.zero, inBlock = 0
-                            for _ in 0..<kRuns {
-                                acc = E.Acc.add(acc, reduceRun(kRow.size, qa + k.a, kRow.a, qb.map { $0 + k.b }, kRow.b, dot: dot))
-                                k.next()
-                                inBlock += 1
-                                if inBlock == runsPerBlock { cascade.push(acc); (acc, inBlock) = (E.Acc.zero, 0) }
-                            }
-                            total = cascade.finish(acc)
-                        }
-                        pc[i * row.c] = E(acc: total.scaled(by: alpha))
+                        pc[i * row.c] = E(acc: sum(pa + i * row.a, pb.map { $0 + i * row.b }, 0..<units, levels, t).scaled(by: alpha))
                     }
                     o.next()
                 }
+            }
+        }
+
+        /// Runs body with a buffer for `sum` (on the stack where small): the pairwise
+        /// levels, then the lanes.
+        func withSumBuffer(_ body: (_ levels: UnsafeMutablePointer<E.Acc>, _ t: UnsafeMutablePointer<E.Acc>) -> Void) {
+            withUnsafeTemporaryAllocation(of: E.Acc.self, capacity: Cascade<E.Acc>.depth + (lanewise ? kRow.size : 0)) { buffer in
+                body(buffer.baseAddress!, buffer.baseAddress! + Cascade<E.Acc>.depth)
+            }
+        }
+
+        /// One output's sum over the K set's runs `part` (of `units`: the runs, or the one
+        /// run's terms), its operands at qa and qb: blocks of runs summed in sequence, the
+        /// blocks' sums added pairwise.
+        func sum(_ qa: UnsafePointer<E>, _ qb: UnsafePointer<E>?, _ part: Range<Int>,
+                 _ levels: UnsafeMutablePointer<E.Acc>, _ t: UnsafeMutablePointer<E.Acc>) -> E.Acc {
+            if kRuns == 1 {
+                let first = part.lowerBound
+                return reduceRun(part.count, qa + first * kRow.a, kRow.a, qb.map { $0 + first * kRow.b }, kRow.b, dot: dot)
+            }
+            var cascade = Cascade(levels: levels)
+            var k = Odometer(kDims, start: part.lowerBound)
+            if lanewise {
+                // Many short unit-stride runs: add them lane by lane into t and reduce t
+                // once per block (a horizontal sum per run costs more than the run).
+                var done = 0
+                while true {
+                    let runs = min(lanewiseBlock(kRow.size), part.count - done)
+                    t.initialize(repeating: E.Acc.zero, count: kRow.size)
+                    for _ in 0..<runs {
+                        addRun(kRow.size, qa + k.a, kRow.a, qb.map { $0 + k.b }, kRow.b, into: t)
+                        k.next()
+                    }
+                    let block = E.Acc.dot.map { $0(kRow.size, t, nil) }
+                        ?? pairwiseSum(kRow.size, block: scalarBlock) { r in r.reduce(E.Acc.zero) { E.Acc.add($0, t[$1]) } }
+                    done += runs
+                    if done < part.count { cascade.push(block) } else { return cascade.finish(block) }
+                }
+            }
+            var acc = E.Acc.zero, inBlock = 0
+            for _ in part {
+                acc = E.Acc.add(acc, reduceRun(kRow.size, qa + k.a, kRow.a, qb.map { $0 + k.b }, kRow.b, dot: dot))
+                k.next()
+                inBlock += 1
+                if inBlock == runsPerBlock { cascade.push(acc); (acc, inBlock) = (E.Acc.zero, 0) }
+            }
+            return cascade.finish(acc)
+        }
+
+        /// c = alpha * the sum of each output's `parts` partial sums (part p's at
+        /// partial[p * outerCount + output], outputs in row order), added in order.
+        func combine(_ partial: UnsafeMutablePointer<E.Acc>, parts: Int) {
+            var o = Odometer(rowDims)
+            for r in 0..<rows {
+                for i in 0..<row.size {
+                    var total = partial[r * row.size + i]
+                    for p in 1..<parts { total = E.Acc.add(total, partial[p * outerCount + r * row.size + i]) }
+                    c[o.c + i * row.c] = E(acc: total.scaled(by: alpha))
+                }
+                o.next()
             }
         }
 
@@ -290,11 +316,11 @@ struct LoopNest {
         if parallel && across && rows < 4 * threads && innerCount >= max(row.size, 2 * scalarBlock) {
             // Few rows of many terms ('nhwc->c'): the terms are split, each thread sweeping
             // all the outputs over its share, and the partial sums added in order.
-            let parts = min(threads, innerCount / scalarBlock), outputs = rows * row.size
-            withUnsafeTemporaryAllocation(of: E.Acc.self, capacity: parts * outputs) { buffer in
+            let parts = min(threads, innerCount / scalarBlock)
+            withUnsafeTemporaryAllocation(of: E.Acc.self, capacity: parts * outerCount) { buffer in
                 let partial = buffer.baseAddress!
                 parallelFor(parts, threads: threads) { p, _ in
-                    let own = partial + p * outputs
+                    let own = partial + p * outerCount
                     var o = Odometer(rowDims)
                     for r in 0..<rows {
                         reduceAcross(row.size, a + o.a, row.a, b.map { $0 + o.b }, row.b, k: kAll,
@@ -304,15 +330,28 @@ struct LoopNest {
                         o.next()
                     }
                 }
-                var o = Odometer(rowDims)
-                for r in 0..<rows {
-                    for i in 0..<row.size {
-                        var sum = partial[r * row.size + i]
-                        for p in 1..<parts { sum = E.Acc.add(sum, partial[p * outputs + r * row.size + i]) }
-                        c[o.c + i * row.c] = E(acc: sum.scaled(by: alpha))
+                combine(partial, parts: parts)
+            }
+        } else if parallel && reduces && !across && outerCount < 4 * threads && units >= 2 * threads {
+            // Few outputs of many terms ('ji,i->', 'i->'): each thread sums a share of every
+            // output's runs (of the one run's terms), the partial sums added in order.
+            let parts = threads
+            withUnsafeTemporaryAllocation(of: E.Acc.self, capacity: parts * outerCount) { buffer in
+                let partial = buffer.baseAddress!
+                parallelFor(parts, threads: threads) { p, _ in
+                    withSumBuffer { levels, t in
+                        let share = units * p / parts..<units * (p + 1) / parts
+                        var o = Odometer(rowDims)
+                        for r in 0..<rows {
+                            for i in 0..<row.size {
+                                partial[p * outerCount + r * row.size + i] =
+                                    sum(a + o.a + i * row.a, b.map { $0 + o.b + i * row.b }, share, levels, t)
+                            }
+                            o.next()
+                        }
                     }
-                    o.next()
                 }
+                combine(partial, parts: parts)
             }
         } else if parallel && rows < (reduces ? 4 * threads : threads) && row.size > 1 {
             // Too few rows to share out evenly (NumPy's 'i,->i' is one row of 480000, a

@@ -262,3 +262,33 @@ def test_matrix_vector_product_split_into_pieces(rng, threads, dtype, num_thread
     np.testing.assert_array_equal(swiftgram.einsum("ij,j->i", m, v), alone)
     tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-11)
     np.testing.assert_allclose(alone, m.astype(np.float64) @ v.astype(np.float64), **tol)
+
+
+FEW_OUTPUTS = [
+    ("ji,i->", [(400, 600), (600,)]),     # NumPy's contig_contig: one output of runs
+    ("i->", [(480007,)]),                 # one run, split into its terms
+    ("ij->i", [(3, 100003)]),             # three outputs, each one long run
+    ("ijk->j", [(5000, 3, 40)]),          # short unit-stride runs, summed lane by lane
+    ("i,i->", [(300001,), (300001,)]),
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.int64])
+@pytest.mark.parametrize("case", FEW_OUTPUTS, ids=lambda c: c[0])
+def test_few_outputs_of_many_terms_split_over_threads(rng, threads, dtype, case, num_threads):
+    # Fewer outputs than threads can share: every output's terms are split over the
+    # threads and the partial sums added in order; within accumulation's error of the
+    # exact sums (integers exact).
+    subscripts, shapes = case
+    ops = [_values(rng, s, dtype) for s in shapes]
+    num_threads(threads)
+    got, want = swiftgram.einsum(subscripts, *ops), np.einsum(subscripts, *ops)
+    assert got.dtype == want.dtype and np.shape(got) == np.shape(want)
+    if np.dtype(dtype).kind == "i":
+        np.testing.assert_array_equal(got, want)
+        return
+    wide = np.einsum(subscripts, *[o.astype(np.complex128) for o in ops])
+    magnitude = np.einsum(subscripts, *[np.abs(o).astype(np.float64) for o in ops])
+    eps = np.finfo(np.dtype(dtype)).eps
+    assert np.all(np.abs(got - (wide if np.dtype(dtype).kind == "c" else wide.real)) <= 160 * eps * magnitude)
