@@ -116,6 +116,13 @@ def cases(quick):
         T4 = RNG.standard_normal((16, 16, 16, 16)).astype(dtype)
         out.append(Case("ea,fb,abcd,gc,hd->efgh", "ea,fb,abcd,gc,hd->efgh", [E4[0], E4[1], T4, E4[2], E4[3]],
                         group="chain"))
+        # Reductions whose outputs lie side by side while their terms are strided: a
+        # transposed matrix times a vector, and per-channel sums of a feature map.
+        Mt = RNG.standard_normal((600, 400)).astype(dtype)
+        v = RNG.standard_normal(600).astype(dtype)
+        out.append(Case("ji,j->i 600x400", "ji,j->i", [Mt, v], matmul=lambda Mt=Mt, v=v: Mt.T @ v, group="reduce"))
+        C4 = RNG.standard_normal((8, 28, 28, 256)).astype(dtype)
+        out.append(Case("nhwc->c 8x28x28x256", "nhwc->c", [C4], group="reduce"))
         # numpy's own einsum benchmark suite (benchmarks/bench_linalg.py, class Einsum).
         one = np.arange(3000, dtype=dtype)
         one_small = np.arange(600, dtype=dtype)
