@@ -143,12 +143,21 @@ func convertedCopy<S: Element, T: Element>(_ source: UnsafeRawPointer, _: S.Type
     if count == 0 { return copy }
     let dims = shape.indices.filter { dense[$0] != 0 }.map { Dim(size: shape[$0], a: strides[$0], b: 0, c: dense[$0]) }
     let src = source.assumingMemoryBound(to: S.self)
-    let row = dims.last ?? Dim(size: 1, a: 0, b: 0, c: 1)
-    var o = Odometer(Array(dims.dropLast()))
-    for _ in 0..<count / row.size {
-        let (s, t) = (src + o.a, copy + o.c)
-        for i in 0..<row.size { t[i] = T(acc: T.Acc(reading: s[i &* row.a].acc.widened)) }
-        o.next()
+    let row = dims.last ?? Dim(size: 1, a: 0, b: 0, c: 1), outer = Array(dims.dropLast())
+    // Large copies are cut into pieces of the elements in copy order, one per item of the
+    // parallel loop (a piece may start and end inside a row).
+    let threads = Threads.count, pieces = threads > 1 && count >= parallelLoopWork ? 4 * threads : 1
+    parallelFor(pieces, threads: threads) { p, _ in
+        let (first, last) = (count * p / pieces, count * (p + 1) / pieces)
+        var o = Odometer(outer, start: first / row.size)
+        var at = first, i = first % row.size
+        while at < last {
+            let end = min(row.size, i + last - at)
+            let (s, t) = (src + o.a, copy + o.c)
+            for j in i..<end { t[j] = T(acc: T.Acc(reading: s[j &* row.a].acc.widened)) }
+            (at, i) = (at + end - i, 0)
+            o.next()
+        }
     }
     return copy
 }

@@ -117,3 +117,17 @@ def test_an_operand_the_core_does_not_read_is_a_type_error(rng):
     with pytest.raises(TypeError, match=r"operand 1 has dtype float64.*int64"):
         _core.execute(plan, dtype_code(np.dtype(np.int64)), [a, b], out, 1.0)
     assert not out.any()
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_large_operands_converted_in_pieces_over_threads(rng, threads, num_threads):
+    # Copies above the parallel threshold are converted in pieces that start and end
+    # inside rows: a strided int32 view of 3 rows (3 x 100003 of every other column) and a
+    # reversed float32 vector, into float64; exact (every product and sum is exact here).
+    num_threads(threads)
+    x = rng.integers(-1000, 1000, (3, 200006)).astype(np.int32)[:, ::2]
+    v = rng.integers(-8, 8, 100003).astype(np.float32)[::-1]
+    got = swiftgram.einsum("ij,j->ij", x, v)
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, x.astype(np.float64) * v.astype(np.float64))
+    np.testing.assert_array_equal(swiftgram.einsum("ij,j->i", x, v), x.astype(np.int64) @ v.astype(np.int64))
