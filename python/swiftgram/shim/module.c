@@ -61,7 +61,7 @@ static PyMethodDef methods[] = {
     {"fast_einsum", (PyCFunction)(void (*)(void))py_fast_einsum, METH_FASTCALL, "fast_einsum(args, optimize) -> result or None"},
     {"fast_gram", (PyCFunction)(void (*)(void))py_fast_gram, METH_FASTCALL, "fast_gram(f1, f2, normalize) -> result or None"},
     {"fast_remember", py_fast_remember, METH_VARARGS,
-     "fast_remember(subscripts, arrays, optimize, plan, code, dtype, alpha=1) -> bool"},
+     "fast_remember(subscripts, arrays, optimize, plan, code, dtype, alpha=1, codes=None) -> bool"},
     {"aligned_empty", py_aligned_empty, METH_VARARGS, "aligned_empty(shape, dtype, order) -> 64-byte aligned array"},
     {"reads", py_reads, METH_VARARGS, "reads(dtype, source) -> whether the core reads source-dtype operands as dtype"},
     {"set_num_threads", py_set_num_threads, METH_O, "set_num_threads(n)"},
