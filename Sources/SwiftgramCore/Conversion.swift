@@ -134,18 +134,43 @@ func denseStrides(shape: [Int], strides: [Int]) -> (strides: [Int], count: Int) 
     return (dense, shape.contains(0) ? 0 : count)
 }
 
-/// A copy of an operand of element type S (shape, element strides) as element type T, laid
-/// out as `denseStrides` says; the caller frees it.
-func convertedCopy<S: Element, T: Element>(_ source: UnsafeRawPointer, _: S.Type, as _: T.Type,
-                                           shape: [Int], strides: [Int]) throws(EinsumError) -> UnsafeMutablePointer<T> {
+/// Converts n elements of one dtype, `step` elements apart, into n consecutive ones of
+/// another (the raw pointers' element types are the conversion's).
+typealias RowConversion = (_ source: UnsafeRawPointer, _ step: Int, _ target: UnsafeMutableRawPointer, _ n: Int) -> Void
+
+/// A row conversion handed over in a box, so the compiler keeps one copy walk for all.
+final class RowConverter {
+    let run: RowConversion
+    init(_ run: @escaping RowConversion) { self.run = run }
+}
+
+/// The row conversion from S to T: only this loop is made per pair of types (the copy's
+/// walk over the operand is one function for all of them).
+@inline(__always)
+func rowConversion<S: Element, T: Element>(_: S.Type, _: T.Type) -> RowConversion {
+    { source, step, target, n in
+        let (s, t) = (source.assumingMemoryBound(to: S.self), target.assumingMemoryBound(to: T.self))
+        for j in 0..<n { t[j] = T(acc: T.Acc(reading: s[j &* step].acc.widened)) }
+    }
+}
+
+/// A copy of an operand (shape, element strides; elements of `sourceSize` bytes) converted
+/// row by row into elements of `targetSize` bytes, laid out as `denseStrides` says; the
+/// caller frees it. Large copies are cut into pieces of the elements in copy order, one per
+/// item of the parallel loop (a piece may start and end inside a row). Never inlined, and
+/// handed its conversion boxed: the compiler would otherwise copy this walk into each of
+/// the 225 pairs' conversions (600 KB of code).
+@inline(never)
+func convertedCopy(_ source: UnsafeRawPointer, sourceSize: Int, targetSize: Int, _ convert: RowConverter,
+                   shape: [Int], strides: [Int]) throws(EinsumError) -> UnsafeMutableRawPointer {
     let (dense, count) = denseStrides(shape: shape, strides: strides)
-    let copy = try allocate(T.self, count: count, what: "a converted operand of \(count) elements")
+    guard case (let bytes, false) = max(count, 1).multipliedReportingOverflow(by: targetSize) else {
+        throw EinsumError(.memory, "einsum: a converted operand of \(count) elements is too large to allocate")
+    }
+    let copy = UnsafeMutableRawPointer(try allocate(UInt8.self, count: bytes, what: "a converted operand of \(count) elements"))
     if count == 0 { return copy }
     let dims = shape.indices.filter { dense[$0] != 0 }.map { Dim(size: shape[$0], a: strides[$0], b: 0, c: dense[$0]) }
-    let src = source.assumingMemoryBound(to: S.self)
     let row = dims.last ?? Dim(size: 1, a: 0, b: 0, c: 1), outer = Array(dims.dropLast())
-    // Large copies are cut into pieces of the elements in copy order, one per item of the
-    // parallel loop (a piece may start and end inside a row).
     let threads = Threads.count, pieces = threads > 1 && count >= parallelLoopWork ? 4 * threads : 1
     parallelFor(pieces, threads: threads) { p, _ in
         let (first, last) = (count * p / pieces, count * (p + 1) / pieces)
@@ -153,8 +178,7 @@ func convertedCopy<S: Element, T: Element>(_ source: UnsafeRawPointer, _: S.Type
         var at = first, i = first % row.size
         while at < last {
             let end = min(row.size, i + last - at)
-            let (s, t) = (src + o.a, copy + o.c)
-            for j in i..<end { t[j] = T(acc: T.Acc(reading: s[j &* row.a].acc.widened)) }
+            convert.run(source + (o.a + i * row.a) * sourceSize, row.a, copy + (o.c + i) * targetSize, end - i)
             (at, i) = (at + end - i, 0)
             o.next()
         }
@@ -162,26 +186,29 @@ func convertedCopy<S: Element, T: Element>(_ source: UnsafeRawPointer, _: S.Type
     return copy
 }
 
-/// `convertedCopy` from the operand's dtype, named at run time.
+/// A converted copy of an operand of dtype `from` as element type T (see `convertedCopy`).
 func convert<T: Element>(_ source: UnsafeMutableRawPointer, from: DType, to _: T.Type,
                          shape: [Int], strides: [Int]) throws(EinsumError) -> UnsafeMutablePointer<T> {
-    let s = UnsafeRawPointer(source)
+    func copy<S: Element>(_: S.Type) throws(EinsumError) -> UnsafeMutablePointer<T> {
+        try convertedCopy(source, sourceSize: MemoryLayout<S>.stride, targetSize: MemoryLayout<T>.stride,
+                          RowConverter(rowConversion(S.self, T.self)), shape: shape, strides: strides).assumingMemoryBound(to: T.self)
+    }
     switch from {
-    case .bool: return try convertedCopy(s, Bool.self, as: T.self, shape: shape, strides: strides)
-    case .int8: return try convertedCopy(s, Int8.self, as: T.self, shape: shape, strides: strides)
-    case .int16: return try convertedCopy(s, Int16.self, as: T.self, shape: shape, strides: strides)
-    case .int32: return try convertedCopy(s, Int32.self, as: T.self, shape: shape, strides: strides)
-    case .int64: return try convertedCopy(s, Int64.self, as: T.self, shape: shape, strides: strides)
-    case .uint8: return try convertedCopy(s, UInt8.self, as: T.self, shape: shape, strides: strides)
-    case .uint16: return try convertedCopy(s, UInt16.self, as: T.self, shape: shape, strides: strides)
-    case .uint32: return try convertedCopy(s, UInt32.self, as: T.self, shape: shape, strides: strides)
-    case .uint64: return try convertedCopy(s, UInt64.self, as: T.self, shape: shape, strides: strides)
-    case .float16: return try convertedCopy(s, Float16.self, as: T.self, shape: shape, strides: strides)
-    case .float32: return try convertedCopy(s, Float.self, as: T.self, shape: shape, strides: strides)
-    case .float64: return try convertedCopy(s, Double.self, as: T.self, shape: shape, strides: strides)
-    case .complex64: return try convertedCopy(s, Complex<Float>.self, as: T.self, shape: shape, strides: strides)
-    case .complex128: return try convertedCopy(s, Complex<Double>.self, as: T.self, shape: shape, strides: strides)
-    case .bfloat16: return try convertedCopy(s, BFloat16.self, as: T.self, shape: shape, strides: strides)
+    case .bool: return try copy(Bool.self)
+    case .int8: return try copy(Int8.self)
+    case .int16: return try copy(Int16.self)
+    case .int32: return try copy(Int32.self)
+    case .int64: return try copy(Int64.self)
+    case .uint8: return try copy(UInt8.self)
+    case .uint16: return try copy(UInt16.self)
+    case .uint32: return try copy(UInt32.self)
+    case .uint64: return try copy(UInt64.self)
+    case .float16: return try copy(Float16.self)
+    case .float32: return try copy(Float.self)
+    case .float64: return try copy(Double.self)
+    case .complex64: return try copy(Complex<Float>.self)
+    case .complex128: return try copy(Complex<Double>.self)
+    case .bfloat16: return try copy(BFloat16.self)
     }
 }
 
