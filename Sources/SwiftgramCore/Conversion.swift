@@ -189,26 +189,15 @@ func convertedCopy(_ source: UnsafeRawPointer, sourceSize: Int, targetSize: Int,
 /// A converted copy of an operand of dtype `from` as element type T (see `convertedCopy`).
 func convert<T: Element>(_ source: UnsafeMutableRawPointer, from: DType, to _: T.Type,
                          shape: [Int], strides: [Int]) throws(EinsumError) -> UnsafeMutablePointer<T> {
-    func copy<S: Element>(_: S.Type) throws(EinsumError) -> UnsafeMutablePointer<T> {
+    try from.with(ConvertedCopy<T>(source: source, shape: shape, strides: strides))
+}
+
+/// `convertedCopy` from element type S (the work `DType.with` opens) to T.
+private struct ConvertedCopy<T: Element>: ElementWork {
+    let source: UnsafeMutableRawPointer, shape: [Int], strides: [Int]
+    func run<S: Element>(_: S.Type) throws(EinsumError) -> UnsafeMutablePointer<T> {
         try convertedCopy(source, sourceSize: MemoryLayout<S>.stride, targetSize: MemoryLayout<T>.stride,
                           RowConverter(rowConversion(S.self, T.self)), shape: shape, strides: strides).assumingMemoryBound(to: T.self)
-    }
-    switch from {
-    case .bool: return try copy(Bool.self)
-    case .int8: return try copy(Int8.self)
-    case .int16: return try copy(Int16.self)
-    case .int32: return try copy(Int32.self)
-    case .int64: return try copy(Int64.self)
-    case .uint8: return try copy(UInt8.self)
-    case .uint16: return try copy(UInt16.self)
-    case .uint32: return try copy(UInt32.self)
-    case .uint64: return try copy(UInt64.self)
-    case .float16: return try copy(Float16.self)
-    case .float32: return try copy(Float.self)
-    case .float64: return try copy(Double.self)
-    case .complex64: return try copy(Complex<Float>.self)
-    case .complex128: return try copy(Complex<Double>.self)
-    case .bfloat16: return try copy(BFloat16.self)
     }
 }
 

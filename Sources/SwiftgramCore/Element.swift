@@ -223,3 +223,34 @@ extension DType {
         }
     }
 }
+
+/// Work generic over an element type, for a dtype named at run time (`DType.with`).
+protocol ElementWork {
+    associatedtype Result
+    func run<E: Element>(_: E.Type) throws(EinsumError) -> Result
+}
+
+extension DType {
+    /// Runs `work` with this dtype's element type: the one place a run-time dtype becomes a
+    /// type. Each case names its type, so every use is specialised (a type opened from a
+    /// list at run time would run the unspecialised generic code, ~100x slower).
+    func with<W: ElementWork>(_ work: W) throws(EinsumError) -> W.Result {
+        switch self {
+        case .bool: return try work.run(Bool.self)
+        case .int8: return try work.run(Int8.self)
+        case .int16: return try work.run(Int16.self)
+        case .int32: return try work.run(Int32.self)
+        case .int64: return try work.run(Int64.self)
+        case .uint8: return try work.run(UInt8.self)
+        case .uint16: return try work.run(UInt16.self)
+        case .uint32: return try work.run(UInt32.self)
+        case .uint64: return try work.run(UInt64.self)
+        case .float16: return try work.run(Float16.self)
+        case .float32: return try work.run(Float.self)
+        case .float64: return try work.run(Double.self)
+        case .complex64: return try work.run(Complex<Float>.self)
+        case .complex128: return try work.run(Complex<Double>.self)
+        case .bfloat16: return try work.run(BFloat16.self)
+        }
+    }
+}

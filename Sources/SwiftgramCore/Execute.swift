@@ -142,17 +142,16 @@ extension Plan {
                     free(slots[c.operand])
                 }
             }
-            // Each element type by name, so every run is specialised (a type opened from a
-            // list at run time would run the unspecialised generic code, ~100x slower).
-            switch dtype {
-            case .float16: try run(Float16.self, b, slots, alpha, into, converting)
-            case .float32: try run(Float.self, b, slots, alpha, into, converting)
-            case .float64: try run(Double.self, b, slots, alpha, into, converting)
-            case .complex64: try run(Complex<Float>.self, b, slots, alpha, into, converting)
-            case .complex128: try run(Complex<Double>.self, b, slots, alpha, into, converting)
-            case .bfloat16: try run(BFloat16.self, b, slots, alpha, into, converting)
-            default: try runIntegers(dtype, b, slots, alpha, into, converting)
-            }
+            try dtype.with(Steps(plan: self, binding: b, slots: slots, alpha: alpha, into: into, converting: converting))
+        }
+    }
+
+    /// `run` as work for `DType.with`.
+    private struct Steps: ElementWork {
+        let plan: Plan, binding: Binding, slots: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+        let alpha: Double, into: [Int]?, converting: [Conversion]
+        func run<E: Element>(_: E.Type) throws(EinsumError) {
+            try plan.run(E.self, binding, slots, alpha, into, converting)
         }
     }
 
@@ -253,24 +252,9 @@ extension Plan {
         return Binding(key: strides + outputStrides, steps: bound, slotCount: outSlot + 1)
     }
 
-    private func runIntegers(_ dtype: DType, _ b: Binding, _ slots: UnsafeMutablePointer<UnsafeMutableRawPointer?>,
-                             _ alpha: Double, _ into: [Int]?, _ converting: [Conversion]) throws(EinsumError) {
-        switch dtype {
-        case .bool: try run(Bool.self, b, slots, alpha, into, converting)
-        case .int8: try run(Int8.self, b, slots, alpha, into, converting)
-        case .int16: try run(Int16.self, b, slots, alpha, into, converting)
-        case .int32: try run(Int32.self, b, slots, alpha, into, converting)
-        case .int64: try run(Int64.self, b, slots, alpha, into, converting)
-        case .uint8: try run(UInt8.self, b, slots, alpha, into, converting)
-        case .uint16: try run(UInt16.self, b, slots, alpha, into, converting)
-        case .uint32: try run(UInt32.self, b, slots, alpha, into, converting)
-        default: try run(UInt64.self, b, slots, alpha, into, converting)  // .uint64, the one integer type left
-        }
-    }
-
     /// Runs the bound steps; `into` (the output's strides) asks for the result to be added
     /// to the output: the GEMM adds in its kernel, a loop step writes a scratch copy first.
-    private func run<E: Element>(_: E.Type, _ binding: Binding, _ slots: UnsafeMutablePointer<UnsafeMutableRawPointer?>,
+    fileprivate func run<E: Element>(_: E.Type, _ binding: Binding, _ slots: UnsafeMutablePointer<UnsafeMutableRawPointer?>,
                                  _ alpha: Double, _ into: [Int]?, _ converting: [Conversion]) throws(EinsumError) {
         func data(_ s: Int) -> UnsafeMutablePointer<E> { slots[s]!.assumingMemoryBound(to: E.self) }
         for c in converting {
