@@ -296,62 +296,57 @@ struct LoopNest {
             return cascade.finish(acc)
         }
 
-        /// c = alpha * the sum of each output's `parts` partial sums (part p's at
-        /// partial[p * outerCount + output], outputs in row order), added in order.
-        func combine(_ partial: UnsafeMutablePointer<E.Acc>, parts: Int) {
-            var o = Odometer(rowDims)
-            for r in 0..<rows {
-                for i in 0..<row.size {
-                    var total = partial[r * row.size + i]
-                    for p in 1..<parts { total = E.Acc.add(total, partial[p * outerCount + r * row.size + i]) }
-                    c[o.c + i * row.c] = E(acc: total.scaled(by: alpha))
-                }
-                o.next()
-            }
-        }
-
         let threads = Threads.count
         let (work, overflow) = outerCount.multipliedReportingOverflow(by: max(innerCount, 1))
         let parallel = threads > 1 && (overflow || work >= parallelLoopWork)
-        if parallel && across && rows < 4 * threads && innerCount >= max(row.size, 2 * scalarBlock) {
-            // Few rows of many terms ('nhwc->c'): the terms are split, each thread sweeping
-            // all the outputs over its share, and the partial sums added in order.
-            let parts = min(threads, innerCount / scalarBlock)
+
+        /// Every output's terms cut into `parts` shares, one per item of the parallel loop:
+        /// `fill(p, partial)` writes share p's sums (outputs in row order), then
+        /// c = alpha * each output's shares, added in order.
+        func sumInParts(_ parts: Int, _ fill: (_ p: Int, _ partial: UnsafeMutablePointer<E.Acc>) -> Void) {
             withUnsafeTemporaryAllocation(of: E.Acc.self, capacity: parts * outerCount) { buffer in
                 let partial = buffer.baseAddress!
-                parallelFor(parts, threads: threads) { p, _ in
-                    let own = partial + p * outerCount
+                parallelFor(parts, threads: threads) { p, _ in fill(p, partial + p * outerCount) }
+                var o = Odometer(rowDims)
+                for r in 0..<rows {
+                    for i in 0..<row.size {
+                        var total = partial[r * row.size + i]
+                        for p in 1..<parts { total = E.Acc.add(total, partial[p * outerCount + r * row.size + i]) }
+                        c[o.c + i * row.c] = E(acc: total.scaled(by: alpha))
+                    }
+                    o.next()
+                }
+            }
+        }
+
+        if parallel && across && rows < 4 * threads && innerCount >= max(row.size, 2 * scalarBlock) {
+            // Few rows of many terms ('nhwc->c'): each thread sweeps all the outputs over
+            // its share of the terms.
+            let parts = min(threads, innerCount / scalarBlock)
+            sumInParts(parts) { p, partial in
+                var o = Odometer(rowDims)
+                for r in 0..<rows {
+                    reduceAcross(row.size, a + o.a, row.a, b.map { $0 + o.b }, row.b, k: kAll,
+                                 terms: innerCount * p / parts..<innerCount * (p + 1) / parts) { w0, sums, lanes in
+                        (partial + r * row.size + w0).initialize(from: sums, count: lanes)
+                    }
+                    o.next()
+                }
+            }
+        } else if parallel && reduces && !across && outerCount < 4 * threads && units >= 2 * threads {
+            // Few outputs of many terms ('ji,i->', 'i->'): each thread sums a share of every
+            // output's runs (of the one run's terms).
+            sumInParts(threads) { p, partial in
+                withSumBuffer { levels, t in
+                    let share = units * p / threads..<units * (p + 1) / threads
                     var o = Odometer(rowDims)
                     for r in 0..<rows {
-                        reduceAcross(row.size, a + o.a, row.a, b.map { $0 + o.b }, row.b, k: kAll,
-                                     terms: innerCount * p / parts..<innerCount * (p + 1) / parts) { w0, sums, lanes in
-                            (own + r * row.size + w0).initialize(from: sums, count: lanes)
+                        for i in 0..<row.size {
+                            partial[r * row.size + i] = sum(a + o.a + i * row.a, b.map { $0 + o.b + i * row.b }, share, levels, t)
                         }
                         o.next()
                     }
                 }
-                combine(partial, parts: parts)
-            }
-        } else if parallel && reduces && !across && outerCount < 4 * threads && units >= 2 * threads {
-            // Few outputs of many terms ('ji,i->', 'i->'): each thread sums a share of every
-            // output's runs (of the one run's terms), the partial sums added in order.
-            let parts = threads
-            withUnsafeTemporaryAllocation(of: E.Acc.self, capacity: parts * outerCount) { buffer in
-                let partial = buffer.baseAddress!
-                parallelFor(parts, threads: threads) { p, _ in
-                    withSumBuffer { levels, t in
-                        let share = units * p / parts..<units * (p + 1) / parts
-                        var o = Odometer(rowDims)
-                        for r in 0..<rows {
-                            for i in 0..<row.size {
-                                partial[p * outerCount + r * row.size + i] =
-                                    sum(a + o.a + i * row.a, b.map { $0 + o.b + i * row.b }, share, levels, t)
-                            }
-                            o.next()
-                        }
-                    }
-                }
-                combine(partial, parts: parts)
             }
         } else if parallel && rows < (reduces ? 4 * threads : threads) && row.size > 1 {
             // Too few rows to share out evenly (NumPy's 'i,->i' is one row of 480000, a

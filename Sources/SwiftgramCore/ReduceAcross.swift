@@ -38,10 +38,9 @@ func reduceAcross<E: Element>(_ n: Int, _ pa: UnsafePointer<E>, _ ra: Int, _ pb:
             var cascade = LaneCascade(levels: levels, lanes: lanes)
             var o = Odometer(kDims, start: k.lowerBound)
             var done = 0
-            t.initialize(repeating: E.Acc.zero, count: lanes)  // an empty K set sums to zero
-            while done < terms {
+            repeat {  // once at least: an empty K set sums to zero
                 let block = min(scalarBlock, terms - done)
-                if done > 0 { t.initialize(repeating: E.Acc.zero, count: lanes) }
+                t.initialize(repeating: E.Acc.zero, count: lanes)
                 for _ in 0..<block {
                     let (sa, sb) = (qa + o.a, qb.map { $0 + o.b })
                     switch (sb, ra, rb) {
@@ -60,7 +59,7 @@ func reduceAcross<E: Element>(_ n: Int, _ pa: UnsafePointer<E>, _ ra: Int, _ pb:
                 }
                 done += block
                 if done < terms { cascade.push(t) } else { cascade.finish(t) }
-            }
+            } while done < terms
             emit(w0, t, lanes)
         }
     }
