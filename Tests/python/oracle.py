@@ -79,3 +79,21 @@ def numpy_einsum(subscripts, ops, **kw):
             return alt, None
         return None, [err, alt_err]
     return ref, err and [err]
+
+
+def assert_within_summation_error(got, subscripts, ops):
+    """swiftgram's result of a reduction against NumPy's dtype and shape and against the
+    exact sums: integers and bool exactly; floats within swiftgram's summation (blocks of
+    128 terms in sequence, the blocks pairwise: about 128 + log2(blocks) roundings of the
+    terms' magnitude, float16 accumulating in float32) plus the result's own rounding."""
+    want = np.einsum(subscripts, *ops)
+    assert got.dtype == want.dtype and np.shape(got) == np.shape(want)
+    if want.dtype.kind in "iub":
+        np.testing.assert_array_equal(got, want)
+        return
+    wide = np.einsum(subscripts, *[o.astype(np.complex128) for o in ops])
+    magnitude = np.einsum(subscripts, *[np.abs(o).astype(np.float64) for o in ops])
+    real = np.finfo(want.dtype).dtype
+    acc = np.finfo(np.float32 if want.dtype == np.float16 else real).eps
+    bound = 160 * acc * magnitude + np.finfo(real).eps * np.abs(wide)
+    assert np.all(np.abs(got - (wide if want.dtype.kind == "c" else wide.real)) <= bound)

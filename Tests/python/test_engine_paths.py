@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import swiftgram
+from oracle import assert_within_summation_error
 
 
 # --- engine paths: symmetric (same operand), K split, cooperative threads -------------
@@ -212,31 +213,14 @@ def _values(rng, shape, dtype):
     return (x + 1j * rng.standard_normal(shape)).astype(dtype) if np.dtype(dtype).kind == "c" else x.astype(dtype)
 
 
-def _check_sum(subscripts, ops):
-    """swiftgram's reduction against NumPy's dtype and shape, and against the exact sums:
-    integers exactly (exact in any order); floats within blocks of 128 terms summed in
-    sequence and the blocks pairwise, about 128 + log2(blocks) roundings of the terms'
-    magnitude (float16 accumulating in float32), plus the result's own rounding."""
-    got, want = swiftgram.einsum(subscripts, *ops), np.einsum(subscripts, *ops)
-    assert got.dtype == want.dtype and np.shape(got) == np.shape(want)
-    if want.dtype.kind in "iub":
-        np.testing.assert_array_equal(got, want)
-        return
-    wide = np.einsum(subscripts, *[o.astype(np.complex128) for o in ops])
-    magnitude = np.einsum(subscripts, *[np.abs(o).astype(np.float64) for o in ops])
-    real = np.finfo(want.dtype).dtype
-    acc = np.finfo(np.float32 if want.dtype == np.float16 else real).eps
-    bound = 160 * acc * magnitude + np.finfo(real).eps * np.abs(wide)
-    assert np.all(np.abs(got - (wide if want.dtype.kind == "c" else wide.real)) <= bound)
-
-
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16, np.complex128, np.int64, np.int8, np.bool_])
 @pytest.mark.parametrize("case", ACROSS, ids=lambda c: c[0])
 def test_sums_across_a_row_of_outputs(rng, threads, dtype, case, num_threads):
     subscripts, shapes = case
     num_threads(threads)
-    _check_sum(subscripts, [_values(rng, s, dtype) for s in shapes])
+    ops = [_values(rng, s, dtype) for s in shapes]
+    assert_within_summation_error(swiftgram.einsum(subscripts, *ops), subscripts, ops)
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
@@ -286,4 +270,5 @@ def test_few_outputs_of_many_terms_split_over_threads(rng, threads, dtype, case,
     # threads and the partial sums added in order.
     subscripts, shapes = case
     num_threads(threads)
-    _check_sum(subscripts, [_values(rng, s, dtype) for s in shapes])
+    ops = [_values(rng, s, dtype) for s in shapes]
+    assert_within_summation_error(swiftgram.einsum(subscripts, *ops), subscripts, ops)
