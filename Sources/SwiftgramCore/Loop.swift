@@ -163,6 +163,8 @@ struct LoopNest {
     /// The outer set as rows of its fastest dim; the K set as runs of its own fastest.
     let row: Dim, rowDims: [Dim], rows: Int
     let kRow: Dim, kDims: [Dim], kRuns: Int
+    /// The whole K set, its runs' dims then the run's (what sums across a row walk).
+    let kAll: [Dim]
     let reduces: Bool
     let outerCount: Int, innerCount: Int
     /// Elementwise sides copied contiguous for each call (see Compaction).
@@ -179,6 +181,7 @@ struct LoopNest {
         kRow = inner.last ?? Dim(size: 1, a: 0, b: 0, c: 0)
         kDims = Array(inner.dropLast())
         kRuns = innerCount / max(kRow.size, 1)
+        kAll = kDims + [kRow]
         reduces = !inner.isEmpty
         compactA = reduces ? nil : Compaction(rowDims: rowDims, row: row, side: \.a, rows: rows)
         compactB = reduces ? nil : Compaction(rowDims: rowDims, row: row, side: \.b, rows: rows)
@@ -211,7 +214,6 @@ struct LoopNest {
 
         let units = kRuns == 1 ? kRow.size : kRuns
         let across = reduces && sumsAcrossRow(row: row, kRow: kRow, hasB: b != nil)
-        let kAll = kDims + [kRow]
 
         /// Rows [first, last), or the part `span` of each row.
         func runRows(_ first: Int, _ last: Int, _ span: Range<Int>? = nil) {

@@ -12,11 +12,11 @@ let acrossLanes = 256
 /// across the row: each side walks the row with stride 0 or 1 (one of them 1), and some
 /// side's K run is strided (unit K runs are the per-output dot's case).
 func sumsAcrossRow(row: Dim, kRow: Dim, hasB: Bool) -> Bool {
-    let unit: Set<Int> = [0, 1]
-    guard row.size >= 8, unit.contains(row.a), !hasB || unit.contains(row.b), row.a == 1 || (hasB && row.b == 1) else {
+    func unit(_ stride: Int) -> Bool { stride == 0 || stride == 1 }
+    guard row.size >= 8, unit(row.a), !hasB || unit(row.b), row.a == 1 || (hasB && row.b == 1) else {
         return false
     }
-    return !(unit.contains(kRow.a) && (!hasB || unit.contains(kRow.b)))
+    return !(unit(kRow.a) && (!hasB || unit(kRow.b)))
 }
 
 /// The sums over terms `k` of the K set (odometer order) of a[k.a + w * ra] * b[k.b + w * rb]
