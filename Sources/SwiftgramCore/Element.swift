@@ -28,6 +28,8 @@ public protocol Accumulator: Convertible {
     static var microkernel: Microkernel<Self> { get }
     /// A vectorised unit-stride reduction, where this machine has one for the type.
     static var dot: DotFunction<Self>? { get }
+    /// A vectorised sweep of four terms across a row of sums, where this machine has one.
+    static var sweep: SweepFunction<Self>? { get }
     /// The sum of n > 0 copies of self, as one multiplication (a broadcast operand's sum).
     func repeated(_ n: Int) -> Self
     /// Self times the result scale `alpha` (made by `init(scale:)`, so real).
@@ -36,6 +38,7 @@ public protocol Accumulator: Convertible {
 
 extension Accumulator {
     public static var dot: DotFunction<Self>? { nil }
+    public static var sweep: SweepFunction<Self>? { nil }
     @inline(__always) public func scaled(by alpha: Self) -> Self { Self.mul(alpha, self) }
 }
 
@@ -71,6 +74,7 @@ extension Float: Accumulator, Element {
     @inline(__always) public func repeated(_ n: Int) -> Float { self * Float(n) }
     public static var microkernel: Microkernel<Float> { ISA.selected.float32 }
     public static var dot: DotFunction<Float>? { ISA.selected.dot32 }
+    public static var sweep: SweepFunction<Float>? { ISA.selected.sweep32 }
 }
 
 extension Double: Accumulator, Element {
@@ -81,6 +85,7 @@ extension Double: Accumulator, Element {
     @inline(__always) public func repeated(_ n: Int) -> Double { self * Double(n) }
     public static var microkernel: Microkernel<Double> { ISA.selected.float64 }
     public static var dot: DotFunction<Double>? { ISA.selected.dot64 }
+    public static var sweep: SweepFunction<Double>? { ISA.selected.sweep64 }
 }
 
 extension Float16: Element {

@@ -20,6 +20,9 @@ public struct ISA {
     public let float64: Microkernel<Double>
     public let dot32: DotFunction<Float>
     public let dot64: DotFunction<Double>
+    /// Four terms added across a row of sums (ReduceAcross), bit for bit the scalar order.
+    public let sweep32: SweepFunction<Float>
+    public let sweep64: SweepFunction<Double>
     /// float16 / bfloat16 <-> float32 runs, where the ISA converts in vectors (nil: the
     /// element types' own conversions, element by element).
     public let widenHalf: WidenFunction?
@@ -41,23 +44,27 @@ public struct ISA {
                     check: { sg_cpu_has_avx512_bf16() != 0 }),
         avx512,
         ISA(name: "avx2", float32: float32KernelAVX2, float64: float64KernelAVX2,
-            dot32: float32DotAVX2, dot64: float64DotAVX2, widenHalf: widenHalfAVX2, narrowHalf: narrowHalfAVX2,
+            dot32: float32DotAVX2, dot64: float64DotAVX2,
+            sweep32: float32SweepAVX2, sweep64: float64SweepAVX2, widenHalf: widenHalfAVX2, narrowHalf: narrowHalfAVX2,
             widenBFloat16: widenBFloat16AVX2, narrowBFloat16: narrowBFloat16AVX2,
             bfloat16Pairs: nil, check: { sg_cpu_has_avx2_fma() != 0 }),
         ISA(name: "portable", float32: float32KernelPortable, float64: float64KernelPortable,
-            dot32: float32DotPortable, dot64: float64DotPortable, widenHalf: nil, narrowHalf: nil,
+            dot32: float32DotPortable, dot64: float64DotPortable,
+            sweep32: float32SweepPortable, sweep64: float64SweepPortable, widenHalf: nil, narrowHalf: nil,
             widenBFloat16: nil, narrowBFloat16: nil, bfloat16Pairs: nil, check: { true }),
     ]
 
     static let avx512 = ISA(name: "avx512", float32: float32KernelAVX512, float64: float64KernelAVX512,
-                            dot32: float32DotAVX512, dot64: float64DotAVX512, widenHalf: widenHalfAVX512,
+                            dot32: float32DotAVX512, dot64: float64DotAVX512,
+                            sweep32: float32SweepAVX512, sweep64: float64SweepAVX512, widenHalf: widenHalfAVX512,
                             narrowHalf: narrowHalfAVX512, widenBFloat16: widenBFloat16AVX512,
                             narrowBFloat16: narrowBFloat16AVX512, bfloat16Pairs: nil, check: { sg_cpu_has_avx512() != 0 })
 
     /// This kernel set plus a bfloat16 kernel over pairs of k, under another name and check
     /// (an ISA extension on top of this one's, as AVX512-BF16 is on AVX-512).
     func with(name: String, bfloat16Pairs: Microkernel<Float>?, check: @escaping () -> Bool) -> ISA {
-        ISA(name: name, float32: float32, float64: float64, dot32: dot32, dot64: dot64, widenHalf: widenHalf,
+        ISA(name: name, float32: float32, float64: float64, dot32: dot32, dot64: dot64, sweep32: sweep32, sweep64: sweep64,
+            widenHalf: widenHalf,
             narrowHalf: narrowHalf, widenBFloat16: widenBFloat16, narrowBFloat16: narrowBFloat16,
             bfloat16Pairs: bfloat16Pairs, check: check)
     }

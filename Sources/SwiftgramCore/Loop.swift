@@ -321,9 +321,10 @@ struct LoopNest {
             }
         }
 
-        if parallel && across && rows < 4 * threads && innerCount >= max(row.size, 2 * scalarBlock) {
-            // Few rows of many terms ('nhwc->c'): each thread sweeps all the outputs over
-            // its share of the terms.
+        if parallel && across && rows < 4 * threads && innerCount >= 2 * scalarBlock {
+            // Few rows of many terms ('nhwc->c', 'ji,j->i'): each thread sweeps all the
+            // outputs over its share of the terms, so it streams one contiguous part of the
+            // operands (cutting the row instead walks every term in short strided pieces).
             let parts = min(threads, innerCount / scalarBlock)
             sumInParts(parts) { p, partial in
                 var o = Odometer(rowDims)

@@ -4,9 +4,10 @@
 // each output down its strided column would read a cache line per term; here every term
 // step is one unit-stride sweep over the row's outputs, which the compiler vectorises.
 
-/// Row widths of one sweep: enough lanes to amortise a term step's index walk, few enough
-/// that the lanes and their pairwise levels stay in the first-level cache.
-let acrossLanes = 256
+/// Lanes of one sweep for accumulators of `size` bytes: half the first-level cache, so the
+/// lanes stay there while each term step reads its operands' rows in long contiguous runs
+/// (a narrower sweep revisits every row once per strip: a strided walk over large operands).
+func acrossLanes(accumulatorBytes size: Int) -> Int { max(256, Caches.machine.l1d / 2 / size) }
 
 /// Whether a reduction over `kRow` (its fastest K dim) with outputs along `row` is summed
 /// across the row: each side walks the row with stride 0 or 1 (one of them 1), and some
@@ -19,6 +20,27 @@ func sumsAcrossRow(row: Dim, kRow: Dim, hasB: Bool) -> Bool {
     return !(unit(kRow.a) && (!hasB || unit(kRow.b)))
 }
 
+/// t[w] += r0[w] * s0 + ... + r3[w] * s3 over w < n, added in that order (s nil: the rows'
+/// values), in the ISA's vectors where it has a sweep for the type (see SweepFunction).
+@inline(__always)
+func add4<E: Element>(_ n: Int, _ t: UnsafeMutablePointer<E.Acc>,
+                      _ r: (UnsafePointer<E>, UnsafePointer<E>, UnsafePointer<E>, UnsafePointer<E>),
+                      _ s: (E.Acc, E.Acc, E.Acc, E.Acc)?) {
+    if E.self == E.Acc.self, let sweep = E.Acc.sweep {
+        return sweep(n, t, (asAcc(r.0), asAcc(r.1), asAcc(r.2), asAcc(r.3)), s)
+    }
+    if let s {
+        for w in 0..<n {
+            var x = E.Acc.add(t[w], E.Acc.mul(r.0[w].acc, s.0))
+            x = E.Acc.add(x, E.Acc.mul(r.1[w].acc, s.1))
+            x = E.Acc.add(x, E.Acc.mul(r.2[w].acc, s.2))
+            t[w] = E.Acc.add(x, E.Acc.mul(r.3[w].acc, s.3))
+        }
+    } else {
+        for w in 0..<n { t[w] = E.Acc.add(E.Acc.add(E.Acc.add(E.Acc.add(t[w], r.0[w].acc), r.1[w].acc), r.2[w].acc), r.3[w].acc) }
+    }
+}
+
 /// The sums over terms `k` of the K set (odometer order) of a[k.a + w * ra] * b[k.b + w * rb]
 /// for w < n (b absent: one; ra, rb in {0, 1}), handed to `emit(w0, sums, lanes)` a sweep
 /// of lanes at a time. Each lane adds `scalarBlock` terms in sequence, then the blocks
@@ -28,7 +50,7 @@ func reduceAcross<E: Element>(_ n: Int, _ pa: UnsafePointer<E>, _ ra: Int, _ pb:
                               k kDims: [Dim], terms k: Range<Int>,
                               _ emit: (_ w0: Int, _ sums: UnsafeMutablePointer<E.Acc>, _ lanes: Int) -> Void) {
     let terms = k.count
-    let width = min(n, acrossLanes)
+    let width = min(n, acrossLanes(accumulatorBytes: MemoryLayout<E.Acc>.stride))
     let depth = LaneCascade<E.Acc>.depth(blocks: (terms + scalarBlock - 1) / scalarBlock)
     withUnsafeTemporaryAllocation(of: E.Acc.self, capacity: width * (depth + 1)) { buffer in
         let t = buffer.baseAddress!, levels = t + width
@@ -41,7 +63,34 @@ func reduceAcross<E: Element>(_ n: Int, _ pa: UnsafePointer<E>, _ ra: Int, _ pb:
             repeat {  // once at least: an empty K set sums to zero
                 let block = min(scalarBlock, terms - done)
                 t.initialize(repeating: E.Acc.zero, count: lanes)
-                for _ in 0..<block {
+                // Four terms per sweep: each lane stays in a register across them (one load
+                // and store of t per four terms), its additions in the same order.
+                var left = block
+                while left >= 4 {
+                    let a0 = qa + o.a, b0 = qb.map { $0 + o.b }; o.next()
+                    let a1 = qa + o.a, b1 = qb.map { $0 + o.b }; o.next()
+                    let a2 = qa + o.a, b2 = qb.map { $0 + o.b }; o.next()
+                    let a3 = qa + o.a, b3 = qb.map { $0 + o.b }; o.next()
+                    switch (b0, b1, b2, b3, ra, rb) {
+                    case (nil, _, _, _, _, _):
+                        add4(lanes, t, (a0, a1, a2, a3), nil)
+                    case (let b0?, let b1?, let b2?, let b3?, 1, 0):
+                        add4(lanes, t, (a0, a1, a2, a3), (b0[0].acc, b1[0].acc, b2[0].acc, b3[0].acc))
+                    case (let b0?, let b1?, let b2?, let b3?, 0, _):
+                        add4(lanes, t, (b0, b1, b2, b3), (a0[0].acc, a1[0].acc, a2[0].acc, a3[0].acc))
+                    case (let b0?, let b1?, let b2?, let b3?, _, _):
+                        for w in 0..<lanes {
+                            var x = E.Acc.add(t[w], E.Acc.mul(a0[w].acc, b0[w].acc))
+                            x = E.Acc.add(x, E.Acc.mul(a1[w].acc, b1[w].acc))
+                            x = E.Acc.add(x, E.Acc.mul(a2[w].acc, b2[w].acc))
+                            t[w] = E.Acc.add(x, E.Acc.mul(a3[w].acc, b3[w].acc))
+                        }
+                    default:
+                        preconditionFailure("the terms' b sides are all present or all absent")
+                    }
+                    left -= 4
+                }
+                for _ in 0..<left {
                     let (sa, sb) = (qa + o.a, qb.map { $0 + o.b })
                     switch (sb, ra, rb) {
                     case (nil, _, _):

@@ -202,6 +202,7 @@ ACROSS = [
     ("ij,ij->j", [(300, 50), (300, 50)]),     # both sides walk the row
     ("i,ij->j", [(129,), (129, 300)]),        # the constant side first
     ("bji,bj->bi", [(3, 200, 64), (3, 200)]), # a few rows, each split into pieces
+    ("ji,j->i", [(259, 5000), (259,)]),       # wider than one sweep; terms not a multiple of 4
     ("ji,j->i", [(0, 40), (0,)]),             # no terms: zeros
 ]
 
