@@ -50,6 +50,10 @@ func elementwiseRow<E: Element>(_ n: Int, _ pa: UnsafePointer<E>, _ sa: Int, _ p
 /// Longest K run the loop kernel sums lane by lane across runs (see LoopNest.run).
 let lanewiseRun = 256
 
+/// The side of a product whose K runs are all one run (its strides along the K set's
+/// other dims are zero): the lane-by-lane sums multiply the other side's runs by it.
+enum SharedSide { case a, b }
+
 /// Runs of `length` the loop kernel adds into its lanes before their total joins the
 /// pairwise tree: about 8192 terms (NumPy's chunk), 16 to 256 adds per lane.
 func lanewiseBlock(_ length: Int) -> Int { min(256, max(16, 8192 / max(length, 1))) }
@@ -208,9 +212,14 @@ struct LoopNest {
         // Runs per block of the pairwise sum over runs: about `scalarBlock` terms, at least 8
         // runs (each run's own sum is pairwise already).
         let runsPerBlock = max(8, scalarBlock / max(kRow.size, 1))
-        // Unit-stride runs (a side may be constant along them) short enough for a buffer.
-        let lanewise = reduces && kRuns > 1 && kRow.size <= lanewiseRun
-            && (b == nil ? kRow.a == 1 : (kRow.a, kRow.b) == (1, 1) || (kRow.a, kRow.b) == (0, 1) || (kRow.a, kRow.b) == (1, 0))
+        // Unit-stride runs (a side may be constant along them) short enough for a buffer;
+        // or longer ones where one side is the same run for all ('ji,i->': each run is
+        // a row of a matrix times one vector), which the ISA's sweep adds four at a time.
+        let unitRuns = b == nil ? kRow.a == 1 : (kRow.a, kRow.b) == (1, 1) || (kRow.a, kRow.b) == (0, 1) || (kRow.a, kRow.b) == (1, 0)
+        let sharedSide: SharedSide? = b == nil || (kRow.a, kRow.b) != (1, 1) || E.self != E.Acc.self || E.Acc.sweep == nil ? nil
+            : kDims.allSatisfy({ $0.b == 0 }) ? .b : kDims.allSatisfy({ $0.a == 0 }) ? .a : nil
+        let lanewise = reduces && kRuns > 1 && unitRuns
+            && (kRow.size <= lanewiseRun || (sharedSide != nil && kRow.size <= acrossLanes(accumulatorBytes: MemoryLayout<E.Acc>.stride)))
 
         let units = kRuns == 1 ? kRow.size : kRuns
         let across = reduces && sumsAcrossRow(row: row, kRow: kRow, hasB: b != nil)
@@ -278,7 +287,19 @@ struct LoopNest {
                 while true {
                     let runs = min(lanewiseBlock(kRow.size), part.count - done)
                     t.initialize(repeating: E.Acc.zero, count: kRow.size)
-                    for _ in 0..<runs {
+                    var left = runs
+                    if let sharedSide, let qb {
+                        // Four runs per sweep, times the one run of the shared side.
+                        while left >= 4 {
+                            let (a0, b0) = (qa + k.a, qb + k.b); k.next()
+                            let a1 = qa + k.a, b1 = qb + k.b; k.next()
+                            let a2 = qa + k.a, b2 = qb + k.b; k.next()
+                            let a3 = qa + k.a, b3 = qb + k.b; k.next()
+                            if sharedSide == .b { add4(kRow.size, t, (a0, a1, a2, a3), row: b0) } else { add4(kRow.size, t, (b0, b1, b2, b3), row: a0) }
+                            left -= 4
+                        }
+                    }
+                    for _ in 0..<left {
                         addRun(kRow.size, qa + k.a, kRow.a, qb.map { $0 + k.b }, kRow.b, into: t)
                         k.next()
                     }

@@ -4,6 +4,8 @@
 // each output down its strided column would read a cache line per term; here every term
 // step is one unit-stride sweep over the row's outputs, which the compiler vectorises.
 
+import SwiftgramKernels
+
 /// Lanes of one sweep for accumulators of `size` bytes: half the first-level cache, so the
 /// lanes stay there while each term step reads its operands' rows in long contiguous runs
 /// (a narrower sweep revisits every row once per strip: a strided walk over large operands).
@@ -20,14 +22,16 @@ func sumsAcrossRow(row: Dim, kRow: Dim, hasB: Bool) -> Bool {
     return !(unit(kRow.a) && (!hasB || unit(kRow.b)))
 }
 
-/// t[w] += r0[w] * s0 + ... + r3[w] * s3 over w < n, added in that order (s nil: the rows'
-/// values), in the ISA's vectors where it has a sweep for the type (see SweepFunction).
+/// t[w] += r0[w] * f0 + ... + r3[w] * f3 over w < n, added in that order, the factors
+/// one scalar per row, or one row shared by the four, or none (see SweepFunction); in the
+/// ISA's vectors where it has a sweep for the type.
 @inline(__always)
 func add4<E: Element>(_ n: Int, _ t: UnsafeMutablePointer<E.Acc>,
                       _ r: (UnsafePointer<E>, UnsafePointer<E>, UnsafePointer<E>, UnsafePointer<E>),
-                      _ s: (E.Acc, E.Acc, E.Acc, E.Acc)?) {
+                      scalars s: (E.Acc, E.Acc, E.Acc, E.Acc)? = nil, row f: UnsafePointer<E>? = nil) {
     if E.self == E.Acc.self, let sweep = E.Acc.sweep {
-        return sweep(n, t, (asAcc(r.0), asAcc(r.1), asAcc(r.2), asAcc(r.3)), s)
+        let factor: SweepFactor<E.Acc> = if let s { .scalars(s.0, s.1, s.2, s.3) } else if let f { .row(asAcc(f)) } else { .none }
+        return sweep(n, t, (asAcc(r.0), asAcc(r.1), asAcc(r.2), asAcc(r.3)), factor)
     }
     if let s {
         for w in 0..<n {
@@ -35,6 +39,14 @@ func add4<E: Element>(_ n: Int, _ t: UnsafeMutablePointer<E.Acc>,
             x = E.Acc.add(x, E.Acc.mul(r.1[w].acc, s.1))
             x = E.Acc.add(x, E.Acc.mul(r.2[w].acc, s.2))
             t[w] = E.Acc.add(x, E.Acc.mul(r.3[w].acc, s.3))
+        }
+    } else if let f {
+        for w in 0..<n {
+            let y = f[w].acc
+            var x = E.Acc.add(t[w], E.Acc.mul(r.0[w].acc, y))
+            x = E.Acc.add(x, E.Acc.mul(r.1[w].acc, y))
+            x = E.Acc.add(x, E.Acc.mul(r.2[w].acc, y))
+            t[w] = E.Acc.add(x, E.Acc.mul(r.3[w].acc, y))
         }
     } else {
         for w in 0..<n { t[w] = E.Acc.add(E.Acc.add(E.Acc.add(E.Acc.add(t[w], r.0[w].acc), r.1[w].acc), r.2[w].acc), r.3[w].acc) }
@@ -73,11 +85,11 @@ func reduceAcross<E: Element>(_ n: Int, _ pa: UnsafePointer<E>, _ ra: Int, _ pb:
                     let a3 = qa + o.a, b3 = qb.map { $0 + o.b }; o.next()
                     switch (b0, b1, b2, b3, ra, rb) {
                     case (nil, _, _, _, _, _):
-                        add4(lanes, t, (a0, a1, a2, a3), nil)
+                        add4(lanes, t, (a0, a1, a2, a3))
                     case (let b0?, let b1?, let b2?, let b3?, 1, 0):
-                        add4(lanes, t, (a0, a1, a2, a3), (b0[0].acc, b1[0].acc, b2[0].acc, b3[0].acc))
+                        add4(lanes, t, (a0, a1, a2, a3), scalars: (b0[0].acc, b1[0].acc, b2[0].acc, b3[0].acc))
                     case (let b0?, let b1?, let b2?, let b3?, 0, _):
-                        add4(lanes, t, (b0, b1, b2, b3), (a0[0].acc, a1[0].acc, a2[0].acc, a3[0].acc))
+                        add4(lanes, t, (b0, b1, b2, b3), scalars: (a0[0].acc, a1[0].acc, a2[0].acc, a3[0].acc))
                     case (let b0?, let b1?, let b2?, let b3?, _, _):
                         for w in 0..<lanes {
                             var x = E.Acc.add(t[w], E.Acc.mul(a0[w].acc, b0[w].acc))

@@ -91,32 +91,36 @@ final class KernelTests: XCTestCase {
 
     /// A sweep against adding its four terms one by one in order (rounded products, no
     /// fused multiply-add): equal bit for bit, for every length's vector body and tail,
-    /// with and without scalars. Values of mixed magnitudes make the order matter.
+    /// with each kind of factor. Values of mixed magnitudes make the order matter.
     func checkSweep<T: BinaryFloatingPoint>(_ sweep: SweepFunction<T>, name: String) {
         for n in [0, 1, 3, 7, 16, 17, 33, 100] {
-            let rows: [[T]] = (0..<4).map { (r: Int) -> [T] in
+            let rows: [[T]] = (0..<5).map { (r: Int) -> [T] in
                 let base = T(r) * T(1000.3)
                 return (0..<n).map { (w: Int) -> T in T((w * 7 + r * 3) % 19) * T(0x1p-9) + base }
             }
-            let s: (T, T, T, T) = (T(1) / 3, -T(7) / 11, T(2) / 9, 0x1p-20)
-            for scaled in [false, true] {
+            let s: [T] = [T(1) / 3, -T(7) / 11, T(2) / 9, 0x1p-20]
+            for kind in ["none", "scalars", "row"] {
                 var t = (0..<n).map { T($0 % 5) / 7 - 1 }
                 var want = t
                 for w in 0..<n {
                     for r in 0..<4 {
-                        let scalar = [s.0, s.1, s.2, s.3][r]
-                        want[w] = want[w] + (scaled ? rows[r][w] * scalar : rows[r][w])
+                        let f: T = kind == "none" ? 1 : kind == "scalars" ? s[r] : rows[4][w] / 1024
+                        want[w] = want[w] + (kind == "none" ? rows[r][w] : rows[r][w] * f)
                     }
                 }
+                let shared = rows[4].map { $0 / 1024 }
                 rows[0].withUnsafeBufferPointer { r0 in rows[1].withUnsafeBufferPointer { r1 in
                     rows[2].withUnsafeBufferPointer { r2 in rows[3].withUnsafeBufferPointer { r3 in
-                        t.withUnsafeMutableBufferPointer { tp in
-                            sweep(n, tp.baseAddress!, (r0.baseAddress!, r1.baseAddress!, r2.baseAddress!, r3.baseAddress!),
-                                  scaled ? s : nil)
+                        shared.withUnsafeBufferPointer { f in
+                            let factor: SweepFactor<T> = kind == "none" ? .none : kind == "scalars" ? .scalars(s[0], s[1], s[2], s[3])
+                                : .row(f.baseAddress!)
+                            t.withUnsafeMutableBufferPointer { tp in
+                                sweep(n, tp.baseAddress!, (r0.baseAddress!, r1.baseAddress!, r2.baseAddress!, r3.baseAddress!), factor)
+                            }
                         }
                     } }
                 } }
-                XCTAssertEqual(t, want, "\(name) n \(n) scaled \(scaled)")
+                XCTAssertEqual(t, want, "\(name) n \(n) factor \(kind)")
             }
         }
     }

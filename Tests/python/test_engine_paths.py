@@ -260,6 +260,9 @@ FEW_OUTPUTS = [
     ("ij->i", [(3, 100003)]),             # three outputs, each one long run
     ("ijk->j", [(5000, 3, 40)]),          # short unit-stride runs, summed lane by lane
     ("i,i->", [(300001,), (300001,)]),
+    ("ji,i->", [(403, 700), (700,)]),     # long runs times one shared run, 4 per sweep
+    ("i,ji->", [(701,), (45, 701)]),      # the shared run on the other side
+    ("bji,bi->b", [(2, 37, 300), (2, 300)]),  # a shared run per output
 ]
 
 
