@@ -9,8 +9,8 @@ public let float64KernelAVX512 = Microkernel<Double>(
 
 public let float32DotAVX512: DotFunction<Float> = { simdDot(SIMD16<Float>.self, fused: true, $0, $1, $2) }
 public let float64DotAVX512: DotFunction<Double> = { simdDot(SIMD8<Double>.self, fused: true, $0, $1, $2) }
-public let float32SweepAVX512: SweepFunction<Float> = { simdSweep(SIMD16<Float>.self, $0, $1, $2, $3) }
-public let float64SweepAVX512: SweepFunction<Double> = { simdSweep(SIMD8<Double>.self, $0, $1, $2, $3) }
+public let float32SweepAVX512: SweepFunction<Float> = { simdSweep(SIMD16<Float>.self, SIMD8<Float>.self, $0, $1, $2, $3) }
+public let float64SweepAVX512: SweepFunction<Double> = { simdSweep(SIMD8<Double>.self, SIMD4<Double>.self, $0, $1, $2, $3) }
 
 /// float16 / bfloat16 <-> float32 runs for packing and storing (F16C: vcvtph2ps, vcvtps2ph).
 public let widenHalfAVX512: WidenFunction = { widenHalves($0, $1, $2) }

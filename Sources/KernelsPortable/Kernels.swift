@@ -8,5 +8,5 @@ public let float64KernelPortable = Microkernel<Double>(SIMD2<Double>.self, fused
 
 public let float32DotPortable: DotFunction<Float> = { simdDot(SIMD4<Float>.self, fused: false, $0, $1, $2) }
 public let float64DotPortable: DotFunction<Double> = { simdDot(SIMD2<Double>.self, fused: false, $0, $1, $2) }
-public let float32SweepPortable: SweepFunction<Float> = { simdSweep(SIMD4<Float>.self, $0, $1, $2, $3) }
-public let float64SweepPortable: SweepFunction<Double> = { simdSweep(SIMD2<Double>.self, $0, $1, $2, $3) }
+public let float32SweepPortable: SweepFunction<Float> = { simdSweep(SIMD4<Float>.self, SIMD2<Float>.self, $0, $1, $2, $3) }
+public let float64SweepPortable: SweepFunction<Double> = { simdSweep(SIMD2<Double>.self, SIMD2<Double>.self, $0, $1, $2, $3) }

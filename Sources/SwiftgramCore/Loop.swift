@@ -288,16 +288,27 @@ struct LoopNest {
                     let runs = min(lanewiseBlock(kRow.size), part.count - done)
                     t.initialize(repeating: E.Acc.zero, count: kRow.size)
                     var left = runs
-                    if let sharedSide, let qb {
-                        // Four runs per sweep, times the one run of the shared side.
-                        while left >= 4 {
-                            let (a0, b0) = (qa + k.a, qb + k.b); k.next()
-                            let a1 = qa + k.a, b1 = qb + k.b; k.next()
-                            let a2 = qa + k.a, b2 = qb + k.b; k.next()
-                            let a3 = qa + k.a, b3 = qb + k.b; k.next()
-                            if sharedSide == .b { add4(kRow.size, t, (a0, a1, a2, a3), row: b0) } else { add4(kRow.size, t, (b0, b1, b2, b3), row: a0) }
-                            left -= 4
+                    // Four runs per sweep where a sweep covers them: sums of runs, runs
+                    // times a value constant along each, runs times one shared run.
+                    while left >= 4 && (qb == nil || kRow.a != kRow.b || sharedSide != nil) {
+                        let a0 = qa + k.a, b0 = qb.map { $0 + k.b }; k.next()
+                        let a1 = qa + k.a, b1 = qb.map { $0 + k.b }; k.next()
+                        let a2 = qa + k.a, b2 = qb.map { $0 + k.b }; k.next()
+                        let a3 = qa + k.a, b3 = qb.map { $0 + k.b }; k.next()
+                        if case let (b0?, b1?, b2?, b3?) = (b0, b1, b2, b3) {
+                            if kRow.b == 0 {
+                                add4(kRow.size, t, (a0, a1, a2, a3), scalars: (b0[0].acc, b1[0].acc, b2[0].acc, b3[0].acc))
+                            } else if kRow.a == 0 {
+                                add4(kRow.size, t, (b0, b1, b2, b3), scalars: (a0[0].acc, a1[0].acc, a2[0].acc, a3[0].acc))
+                            } else if sharedSide == .b {
+                                add4(kRow.size, t, (a0, a1, a2, a3), row: b0)
+                            } else {
+                                add4(kRow.size, t, (b0, b1, b2, b3), row: a0)
+                            }
+                        } else {
+                            add4(kRow.size, t, (a0, a1, a2, a3))
                         }
+                        left -= 4
                     }
                     for _ in 0..<left {
                         addRun(kRow.size, qa + k.a, kRow.a, qb.map { $0 + k.b }, kRow.b, into: t)

@@ -20,32 +20,45 @@ public typealias SweepFunction<T> = (_ n: Int, _ t: UnsafeMutablePointer<T>,
                                      _ a: (UnsafePointer<T>, UnsafePointer<T>, UnsafePointer<T>, UnsafePointer<T>),
                                      _ factor: SweepFactor<T>) -> Void
 
-/// `SweepFunction` in vectors of V: one load and store of the lanes per four terms.
+/// `SweepFunction` in vectors of V, then of H (narrower: short rows, such as 40 floats,
+/// keep most of their remainder in vectors), then one lane at a time; one load and store
+/// of the lanes per four terms.
 @inlinable @inline(__always)
-public func simdSweep<V: SIMD>(_: V.Type, _ n: Int, _ t: UnsafeMutablePointer<V.Scalar>,
-                               _ a: (UnsafePointer<V.Scalar>, UnsafePointer<V.Scalar>, UnsafePointer<V.Scalar>, UnsafePointer<V.Scalar>),
-                               _ factor: SweepFactor<V.Scalar>) where V.Scalar: BinaryFloatingPoint {
-    let w = V.scalarCount, size = MemoryLayout<V.Scalar>.stride
-    let rt = UnsafeMutableRawPointer(t)
-    let (r0, r1, r2, r3) = (UnsafeRawPointer(a.0), UnsafeRawPointer(a.1), UnsafeRawPointer(a.2), UnsafeRawPointer(a.3))
-    @inline(__always) func load(_ p: UnsafeRawPointer, _ i: Int) -> V { p.loadUnaligned(fromByteOffset: i * size, as: V.self) }
-    var i = 0
+public func simdSweep<V: SIMD, H: SIMD>(_: V.Type, _: H.Type, _ n: Int, _ t: UnsafeMutablePointer<V.Scalar>,
+                                        _ a: (UnsafePointer<V.Scalar>, UnsafePointer<V.Scalar>, UnsafePointer<V.Scalar>, UnsafePointer<V.Scalar>),
+                                        _ factor: SweepFactor<V.Scalar>) where V.Scalar: BinaryFloatingPoint, H.Scalar == V.Scalar {
+    var i = sweepPass(V.self, from: 0, n, t, a, factor)
+    i = sweepPass(H.self, from: i, n, t, a, factor)
     switch factor {
     case .scalars(let s0, let s1, let s2, let s3):
-        let (v0, v1, v2, v3) = (V(repeating: s0), V(repeating: s1), V(repeating: s2), V(repeating: s3))
+        for j in i..<n { t[j] = (((t[j] + a.0[j] * s0) + a.1[j] * s1) + a.2[j] * s2) + a.3[j] * s3 }
+    case .row(let b):
+        for j in i..<n { t[j] = (((t[j] + a.0[j] * b[j]) + a.1[j] * b[j]) + a.2[j] * b[j]) + a.3[j] * b[j] }
+    case .none:
+        for j in i..<n { t[j] = (((t[j] + a.0[j]) + a.1[j]) + a.2[j]) + a.3[j] }
+    }
+}
+
+/// The sweep's lanes [from, n) in vectors of W, as far as whole vectors go; returns where
+/// it stopped.
+@inlinable @inline(__always)
+func sweepPass<W: SIMD>(_: W.Type, from start: Int, _ n: Int, _ t: UnsafeMutablePointer<W.Scalar>,
+                        _ a: (UnsafePointer<W.Scalar>, UnsafePointer<W.Scalar>, UnsafePointer<W.Scalar>, UnsafePointer<W.Scalar>),
+                        _ factor: SweepFactor<W.Scalar>) -> Int where W.Scalar: BinaryFloatingPoint {
+    let w = W.scalarCount, size = MemoryLayout<W.Scalar>.stride
+    let rt = UnsafeMutableRawPointer(t)
+    let (r0, r1, r2, r3) = (UnsafeRawPointer(a.0), UnsafeRawPointer(a.1), UnsafeRawPointer(a.2), UnsafeRawPointer(a.3))
+    @inline(__always) func load(_ p: UnsafeRawPointer, _ i: Int) -> W { p.loadUnaligned(fromByteOffset: i * size, as: W.self) }
+    var i = start
+    switch factor {
+    case .scalars(let s0, let s1, let s2, let s3):
+        let (v0, v1, v2, v3) = (W(repeating: s0), W(repeating: s1), W(repeating: s2), W(repeating: s3))
         while i + w <= n {
             var x = load(rt, i) + load(r0, i) * v0
             x = x + load(r1, i) * v1
             x = x + load(r2, i) * v2
-            rt.storeBytes(of: x + load(r3, i) * v3, toByteOffset: i * size, as: V.self)
+            rt.storeBytes(of: x + load(r3, i) * v3, toByteOffset: i * size, as: W.self)
             i += w
-        }
-        while i < n {
-            var x = t[i] + a.0[i] * s0
-            x = x + a.1[i] * s1
-            x = x + a.2[i] * s2
-            t[i] = x + a.3[i] * s3
-            i += 1
         }
     case .row(let b):
         let rb = UnsafeRawPointer(b)
@@ -54,26 +67,15 @@ public func simdSweep<V: SIMD>(_: V.Type, _ n: Int, _ t: UnsafeMutablePointer<V.
             var x = load(rt, i) + load(r0, i) * f
             x = x + load(r1, i) * f
             x = x + load(r2, i) * f
-            rt.storeBytes(of: x + load(r3, i) * f, toByteOffset: i * size, as: V.self)
+            rt.storeBytes(of: x + load(r3, i) * f, toByteOffset: i * size, as: W.self)
             i += w
-        }
-        while i < n {
-            let f = b[i]
-            var x = t[i] + a.0[i] * f
-            x = x + a.1[i] * f
-            x = x + a.2[i] * f
-            t[i] = x + a.3[i] * f
-            i += 1
         }
     case .none:
         while i + w <= n {
             let x = ((load(rt, i) + load(r0, i)) + load(r1, i)) + load(r2, i)
-            rt.storeBytes(of: x + load(r3, i), toByteOffset: i * size, as: V.self)
+            rt.storeBytes(of: x + load(r3, i), toByteOffset: i * size, as: W.self)
             i += w
         }
-        while i < n {
-            t[i] = (((t[i] + a.0[i]) + a.1[i]) + a.2[i]) + a.3[i]
-            i += 1
-        }
     }
+    return i
 }

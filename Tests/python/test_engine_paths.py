@@ -263,6 +263,8 @@ FEW_OUTPUTS = [
     ("ji,i->", [(403, 700), (700,)]),     # long runs times one shared run, 4 per sweep
     ("i,ji->", [(701,), (45, 701)]),      # the shared run on the other side
     ("bji,bi->b", [(2, 37, 300), (2, 300)]),  # a shared run per output
+    ("ijk,ij->j", [(501, 3, 40), (501, 3)]),  # short runs times a value constant along each
+    ("ij,ijk->j", [(501, 3), (501, 3, 40)]),  # the same, the constant side first
 ]
 
 
