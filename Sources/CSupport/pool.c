@@ -17,9 +17,12 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 #define MAX_WORKERS 255
-#define SPIN_ROUNDS 20000 /* ~0.1-0.2 ms of pause instructions (docs/performance.md, "Spin") */
+#define SPIN_ROUNDS 20000 /* a caller's wait for its helpers' last items: 0.1-0.6 ms of pauses by CPU */
+#define LINGER_NS 150000  /* how long an idle helper stays awake for the next job */
+#define YIELD_EVERY 64    /* pauses between an idle helper's yields (a few microseconds) */
 
 static inline void sg_cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -105,6 +108,29 @@ static void run_items(uint32_t tag, sg_pool_fn fn, void *ctx, int64_t n, int wor
     }
 }
 
+static uint64_t now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Stay awake briefly after a job (until job `seen` is no longer the latest, or LINGER_NS):
+ * calls often come back to back, and waking a sleeping thread (on a virtual CPU the host
+ * may have parked) costs more than the wait. The wait yields every few microseconds, so
+ * another library's thread queued on this CPU (torch's or OpenBLAS's next call) runs at
+ * once instead of after a scheduler tick (docs/performance.md, "Spin"). */
+static void linger(uint64_t seen) {
+    uint64_t start = now_ns();
+    for (int spin = 1; atomic_load(&generation) == seen; spin++) {
+        if (spin % YIELD_EVERY != 0) {
+            sg_cpu_relax();
+        } else {
+            if (now_ns() - start > LINGER_NS) return;
+            sched_yield();
+        }
+    }
+}
+
 static void *worker_main(void *arg) {
     int id = (int)(intptr_t)arg;
     uint64_t seen = 0;
@@ -124,9 +150,7 @@ static void *worker_main(void *arg) {
         int moved = step_aside(caller_cpu, &saved);
         run_items((uint32_t)seen, fn, ctx, n, id + 1);
         if (moved) step_back(&saved);
-        /* Stay awake briefly: calls often come back to back, and waking a sleeping thread
-         * (on a virtual CPU the host may have parked) costs more than the spin. */
-        for (int spin = 0; spin < SPIN_ROUNDS && atomic_load(&generation) == seen; spin++) sg_cpu_relax();
+        linger(seen);
         pthread_mutex_lock(&state_lock);
     }
     return 0;
