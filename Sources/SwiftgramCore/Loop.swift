@@ -291,22 +291,19 @@ struct LoopNest {
                     // Four runs per sweep where a sweep covers them: sums of runs, runs
                     // times a value constant along each, runs times one shared run.
                     while left >= 4 && (qb == nil || kRow.a != kRow.b || sharedSide != nil) {
-                        let a0 = qa + k.a, b0 = qb.map { $0 + k.b }; k.next()
-                        let a1 = qa + k.a, b1 = qb.map { $0 + k.b }; k.next()
-                        let a2 = qa + k.a, b2 = qb.map { $0 + k.b }; k.next()
-                        let a3 = qa + k.a, b3 = qb.map { $0 + k.b }; k.next()
-                        if case let (b0?, b1?, b2?, b3?) = (b0, b1, b2, b3) {
+                        let (a, b) = nextFour(&k, qa, qb)
+                        if let b {
                             if kRow.b == 0 {
-                                add4(kRow.size, t, (a0, a1, a2, a3), scalars: (b0[0].acc, b1[0].acc, b2[0].acc, b3[0].acc))
+                                add4(kRow.size, t, a, scalars: (b.0[0].acc, b.1[0].acc, b.2[0].acc, b.3[0].acc))
                             } else if kRow.a == 0 {
-                                add4(kRow.size, t, (b0, b1, b2, b3), scalars: (a0[0].acc, a1[0].acc, a2[0].acc, a3[0].acc))
+                                add4(kRow.size, t, b, scalars: (a.0[0].acc, a.1[0].acc, a.2[0].acc, a.3[0].acc))
                             } else if sharedSide == .b {
-                                add4(kRow.size, t, (a0, a1, a2, a3), row: b0)
+                                add4(kRow.size, t, a, row: b.0)
                             } else {
-                                add4(kRow.size, t, (b0, b1, b2, b3), row: a0)
+                                add4(kRow.size, t, b, row: a.0)
                             }
                         } else {
-                            add4(kRow.size, t, (a0, a1, a2, a3))
+                            add4(kRow.size, t, a)
                         }
                         left -= 4
                     }

@@ -22,13 +22,25 @@ func sumsAcrossRow(row: Dim, kRow: Dim, hasB: Bool) -> Bool {
     return !(unit(kRow.a) && (!hasB || unit(kRow.b)))
 }
 
+/// Four pointers, one per term of a sweep.
+typealias Four<E> = (UnsafePointer<E>, UnsafePointer<E>, UnsafePointer<E>, UnsafePointer<E>)
+
+/// The operands at the odometer's next four terms (b's absent when b is), leaving it past them.
+@inline(__always)
+func nextFour<E>(_ o: inout Odometer, _ qa: UnsafePointer<E>, _ qb: UnsafePointer<E>?) -> (a: Four<E>, b: Four<E>?) {
+    let (a0, b0) = (qa + o.a, o.b); o.next()
+    let (a1, b1) = (qa + o.a, o.b); o.next()
+    let (a2, b2) = (qa + o.a, o.b); o.next()
+    let (a3, b3) = (qa + o.a, o.b); o.next()
+    return ((a0, a1, a2, a3), qb.map { ($0 + b0, $0 + b1, $0 + b2, $0 + b3) })
+}
+
 /// t[w] += r0[w] * f0 + ... + r3[w] * f3 over w < n, added in that order, the factors
 /// one scalar per row, or one row shared by the four, or none (see SweepFunction); in the
 /// ISA's vectors where it has a sweep for the type.
 @inline(__always)
 func add4<E: Element>(_ n: Int, _ t: UnsafeMutablePointer<E.Acc>,
-                      _ r: (UnsafePointer<E>, UnsafePointer<E>, UnsafePointer<E>, UnsafePointer<E>),
-                      scalars s: (E.Acc, E.Acc, E.Acc, E.Acc)? = nil, row f: UnsafePointer<E>? = nil) {
+                      _ r: Four<E>, scalars s: (E.Acc, E.Acc, E.Acc, E.Acc)? = nil, row f: UnsafePointer<E>? = nil) {
     if E.self == E.Acc.self, let sweep = E.Acc.sweep {
         let factor: SweepFactor<E.Acc> = if let s { .scalars(s.0, s.1, s.2, s.3) } else if let f { .row(asAcc(f)) } else { .none }
         return sweep(n, t, (asAcc(r.0), asAcc(r.1), asAcc(r.2), asAcc(r.3)), factor)
@@ -79,26 +91,21 @@ func reduceAcross<E: Element>(_ n: Int, _ pa: UnsafePointer<E>, _ ra: Int, _ pb:
                 // and store of t per four terms), its additions in the same order.
                 var left = block
                 while left >= 4 {
-                    let a0 = qa + o.a, b0 = qb.map { $0 + o.b }; o.next()
-                    let a1 = qa + o.a, b1 = qb.map { $0 + o.b }; o.next()
-                    let a2 = qa + o.a, b2 = qb.map { $0 + o.b }; o.next()
-                    let a3 = qa + o.a, b3 = qb.map { $0 + o.b }; o.next()
-                    switch (b0, b1, b2, b3, ra, rb) {
-                    case (nil, _, _, _, _, _):
-                        add4(lanes, t, (a0, a1, a2, a3))
-                    case (let b0?, let b1?, let b2?, let b3?, 1, 0):
-                        add4(lanes, t, (a0, a1, a2, a3), scalars: (b0[0].acc, b1[0].acc, b2[0].acc, b3[0].acc))
-                    case (let b0?, let b1?, let b2?, let b3?, 0, _):
-                        add4(lanes, t, (b0, b1, b2, b3), scalars: (a0[0].acc, a1[0].acc, a2[0].acc, a3[0].acc))
-                    case (let b0?, let b1?, let b2?, let b3?, _, _):
+                    let (a, b) = nextFour(&o, qa, qb)
+                    switch (b, ra, rb) {
+                    case (nil, _, _):
+                        add4(lanes, t, a)
+                    case (let b?, 1, 0):
+                        add4(lanes, t, a, scalars: (b.0[0].acc, b.1[0].acc, b.2[0].acc, b.3[0].acc))
+                    case (let b?, 0, _):
+                        add4(lanes, t, b, scalars: (a.0[0].acc, a.1[0].acc, a.2[0].acc, a.3[0].acc))
+                    case (let b?, _, _):
                         for w in 0..<lanes {
-                            var x = E.Acc.add(t[w], E.Acc.mul(a0[w].acc, b0[w].acc))
-                            x = E.Acc.add(x, E.Acc.mul(a1[w].acc, b1[w].acc))
-                            x = E.Acc.add(x, E.Acc.mul(a2[w].acc, b2[w].acc))
-                            t[w] = E.Acc.add(x, E.Acc.mul(a3[w].acc, b3[w].acc))
+                            var x = E.Acc.add(t[w], E.Acc.mul(a.0[w].acc, b.0[w].acc))
+                            x = E.Acc.add(x, E.Acc.mul(a.1[w].acc, b.1[w].acc))
+                            x = E.Acc.add(x, E.Acc.mul(a.2[w].acc, b.2[w].acc))
+                            t[w] = E.Acc.add(x, E.Acc.mul(a.3[w].acc, b.3[w].acc))
                         }
-                    default:
-                        preconditionFailure("the terms' b sides are all present or all absent")
                     }
                     left -= 4
                 }
