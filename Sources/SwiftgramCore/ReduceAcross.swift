@@ -9,7 +9,8 @@ import SwiftgramKernels
 /// Lanes of one sweep for accumulators of `size` bytes: half the first-level cache, so the
 /// lanes stay there while each term step reads its operands' rows in long contiguous runs
 /// (a narrower sweep revisits every row once per strip: a strided walk over large operands).
-func acrossLanes(accumulatorBytes size: Int) -> Int { max(256, Caches.machine.l1d / 2 / size) }
+/// At most 64 Ki lanes, whatever cache sizes SWIFTGRAM_CACHES claims.
+func acrossLanes(accumulatorBytes size: Int) -> Int { min(1 << 16, max(256, Caches.machine.l1d / 2 / size)) }
 
 /// Whether a reduction over `kRow` (its fastest K dim) with outputs along `row` is summed
 /// across the row: each side walks the row with stride 0 or 1 (one of them 1), and some

@@ -86,6 +86,13 @@ def test_any_blocking_gives_the_same_results():
                       (swiftgram.einsum("ji,jk->ik", a.T.copy(), b), a.astype(np.float64) @ b)]
             for got, want in checks:
                 np.testing.assert_allclose(got, want, rtol=tol, atol=tol * 30)
+            # The loop kernel's sweeps are as wide as half the L1d: sums across a row of
+            # outputs, and runs times one shared run.
+            m = rng.standard_normal((301, 5000)).astype(dt)
+            v, w = rng.standard_normal(301).astype(dt), rng.standard_normal(5000).astype(dt)
+            np.testing.assert_allclose(swiftgram.einsum("ji,j->i", m, v), m.T.astype(np.float64) @ v, rtol=tol, atol=tol * 30)
+            got, exact = swiftgram.einsum("ji,i->", m, w), (m.astype(np.float64) * w).sum()
+            assert abs(float(got) - exact) <= 64 * np.finfo(dt).eps * (np.abs(m) * np.abs(w)).sum(), (got, exact)
         # bfloat16 (the pair kernel where the CPU has one): one K block or many, against
         # float64 over the same values, within float32 accumulation and one rounding.
         import ml_dtypes
