@@ -28,4 +28,6 @@ public func configurationReport() -> String {
         + "blocking (elements):\n"
         + blocking("float32", isa.float32) + blocking("float64", isa.float64)
         + widened("float16") + bfloat16
+        + "loop kernel: sums across a row in sweeps of \(acrossLanes(accumulatorBytes: 4)) float32 / "
+        + "\(acrossLanes(accumulatorBytes: 8)) float64 lanes\n"
 }

@@ -67,6 +67,11 @@ def test_override_reaches_the_blocking():
     assert "+SWIFTGRAM_CACHES" in small and "L1d 16 KiB, L2 256 KiB, L3 4 MiB" in small
     blocking = lambda text: re.findall(r"kc (\d+) mc (\d+)", text)  # noqa: E731
     assert blocking(small) != blocking(base)
+    # The loop kernel's sweeps: half the L1d of lanes (at least 256).
+    sweeps = lambda text: [int(n) for n in re.findall(r"sweeps of (\d+) float32 / (\d+) float64", text)[0]]  # noqa: E731
+    assert sweeps(small) == [16 * 1024 // 2 // 4, 16 * 1024 // 2 // 8]
+    l1d = int(re.search(r"L1d (\d+) KiB", base).group(1)) * 1024
+    assert sweeps(base) == [max(256, l1d // 2 // 4), max(256, l1d // 2 // 8)]
 
 
 def test_any_blocking_gives_the_same_results():
