@@ -1,7 +1,7 @@
 /* A small persistent thread pool for the engine's parallel loops.
  *
  * Why not Dispatch's concurrentPerform: after a short idle its workers are parked and the
- * next call often runs its iterations on the calling thread alone (docs/performance.md,
+ * next call often runs its iterations on the calling thread alone (docs/performance/engine.md,
  * "Thread pool"). Here workers sleep on a condition variable and are woken for each job;
  * the caller works too.
  *
@@ -92,7 +92,7 @@ static void step_back(cpu_mask *saved) {
 
 /* Items are handed out one at a time, so a thread that wakes late simply takes fewer, and
  * the caller waits only for the items taken, never for a helper still waking (on a virtual
- * CPU the host has parked, that can take a scheduler tick; docs/performance.md). */
+ * CPU the host has parked, that can take a scheduler tick; docs/performance/engine.md). */
 static void run_items(uint32_t tag, sg_pool_fn fn, void *ctx, int64_t n, int worker) {
     for (;;) {
         uint64_t c = atomic_load(&cursor);
@@ -118,7 +118,7 @@ static uint64_t now_ns(void) {
  * calls often come back to back, and waking a sleeping thread (on a virtual CPU the host
  * may have parked) costs more than the wait. The wait yields every few microseconds, so
  * another library's thread queued on this CPU (torch's or OpenBLAS's next call) runs at
- * once instead of after a scheduler tick (docs/performance.md, "Spin"). */
+ * once instead of after a scheduler tick (docs/performance/threads.md, "Spin"). */
 static void linger(uint64_t seen) {
     uint64_t start = now_ns();
     for (int spin = 1; atomic_load(&generation) == seen; spin++) {

@@ -109,7 +109,7 @@ func reduceRun<E: Element>(_ n: Int, _ qa: UnsafePointer<E>, _ sa: Int, _ qb: Un
 /// NumPy's suite broadcasts a (30, 40) view over 20 rows in '...,...', and the j side of
 /// 'i,j' is one row read by all) but that is strided along its row: its distinct elements
 /// are copied contiguous once per call (at most `limit`), so every row's loop vectorises
-/// (as fast as contiguous operands; docs/performance.md).
+/// (as fast as contiguous operands; docs/performance/engine.md).
 struct Compaction {
     /// The side's distinct dims, slowest first, then its row: `a` the stride in the
     /// operand, `c` the stride in the copy.

@@ -16,7 +16,7 @@ public enum PathStrategy: Equatable {
 }
 
 /// Largest operand count `.auto` searches exhaustively (3^n subset splits, once per
-/// signature; its cost at 8 is in docs/performance.md); greedy beyond.
+/// signature; its cost at 8 is in docs/performance/engine.md); greedy beyond.
 public let autoOptimalLimit = 8
 
 /// Largest operand count `.optimal` searches exhaustively; beyond it the subset search

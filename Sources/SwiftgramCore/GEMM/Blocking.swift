@@ -30,7 +30,7 @@ public struct Caches: Sendable {
 /// block at twice the K block takes that: its micro-kernel reads B from L2 at no loss and
 /// pays the per-tile cost (loading and storing C) half as often; wider ones keep the short
 /// block. A and B blocks are sized by the K block actually used (k when shorter).
-/// Measurements: docs/performance.md.
+/// Measurements: docs/performance/engine.md.
 struct Blocking {
     let kc: Int, mc: Int, nc: Int
     init<T>(_: T.Type, mr: Int, nr: Int, n: Int, k: Int, caches: Caches = .machine) {

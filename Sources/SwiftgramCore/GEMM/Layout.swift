@@ -10,7 +10,7 @@ import SwiftgramKernels
 /// (`reuse`) reading each panel: in place, every call streams the panel from L2; packed,
 /// from L1. Since packing prefetches, in place only wins for the symmetric product when
 /// A cannot be read out of B's packed panels (6-row kernels), where it saves packing the
-/// same data twice (measurements: docs/performance.md).
+/// same data twice (measurements: docs/performance/engine.md).
 func readsInPlace<E: Element>(_: E.Type, rows: IndexMap, ks: IndexMap, reuse: Int) -> Bool {
     guard E.self == E.Acc.self, rows.step == 1, let k = ks.step else { return false }
     return abs(k) * MemoryLayout<E>.stride <= 512 && reuse < 16

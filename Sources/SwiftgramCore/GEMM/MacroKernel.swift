@@ -84,7 +84,7 @@ struct Gemm<E: Element> {
     /// most 512 B apart. The copy's loads then overlap that tile's FMAs, and the first
     /// panel's tile fetches whole rows, so the operand is still read in one sequential pass.
     /// Rows further apart would crowd the few L1 sets their stride maps to (measurements:
-    /// docs/performance.md).
+    /// docs/performance/engine.md).
     var packsBInKernel: Bool {
         guard E.self == E.Acc.self, !bInPlace, let k = bK.step else { return false }
         return abs(k) * MemoryLayout<E>.stride <= 512

@@ -40,7 +40,7 @@ func gemmSchedule(batch: Int, M: Int, N: Int, K: Int, kc: Int, threads: Int, sym
 /// by its worker alone from its own packed panels: no packed panel or line of C passes
 /// between cores and the threads meet only at the end (sharing packed B instead packs
 /// less, but costs a cache-line transfer per shared line, which this host makes slow for
-/// minutes at a time: docs/performance.md). Rows x cols = workers with the least
+/// minutes at a time: docs/performance/engine.md). Rows x cols = workers with the least
 /// duplicated packing: each worker packs its rows of A and its columns of B, cols * M +
 /// rows * N elements per K step.
 func gemmGrid(workers: Int, M: Int, N: Int) -> (rows: Int, cols: Int) {

@@ -5,7 +5,7 @@
 // packs that block's B itself. The blocks are even, so back to back a worker takes at most
 // another's last row block; a worker that starts late, or shares its CPU with another
 // library's spinning thread, no longer holds the call for its whole block
-// (docs/performance.md, "Co-tenancy").
+// (docs/performance/threads.md, "Co-tenancy").
 
 import CSupport
 

@@ -7,7 +7,7 @@
  * the array's base. A large block, when its array dies, is kept for the next result of a
  * similar size instead of going back to the kernel: a fresh block costs a page fault and
  * the kernel zeroing every page on first touch, and two threads faulting at once can take
- * several times as long as one (measured in docs/performance.md, "Result memory"). At most CACHE_SLOTS blocks and cache_cap bytes are
+ * several times as long as one (measured in docs/performance/engine.md, "Result memory"). At most CACHE_SLOTS blocks and cache_cap bytes are
  * kept (SWIFTGRAM_RESULT_CACHE_MB, default 256; 0 keeps none). tracemalloc sees the blocks
  * of live results, as it sees NumPy's own. */
 #define CACHE_SLOTS 4
