@@ -47,37 +47,6 @@ func elementwiseRow<E: Element>(_ n: Int, _ pa: UnsafePointer<E>, _ sa: Int, _ p
     }
 }
 
-/// Longest K run the loop kernel sums lane by lane across runs (see LoopNest.run).
-let lanewiseRun = 256
-
-/// The side of a product whose K runs are all one run (its strides along the K set's
-/// other dims are zero): the lane-by-lane sums multiply the other side's runs by it.
-enum SharedSide { case a, b }
-
-/// Runs of `length` the loop kernel adds into its lanes before their total joins the
-/// pairwise tree: about 8192 terms (NumPy's chunk), 16 to 256 adds per lane.
-func lanewiseBlock(_ length: Int) -> Int { min(256, max(16, 8192 / max(length, 1))) }
-
-/// t[j] += a[j] * b[j] over one run (b absent: one); a side with stride 0 is one value.
-@inline(__always)
-func addRun<E: Element>(_ n: Int, _ qa: UnsafePointer<E>, _ sa: Int, _ qb: UnsafePointer<E>?, _ sb: Int,
-                        into t: UnsafeMutablePointer<E.Acc>) {
-    guard let qb else {
-        for j in 0..<n { t[j] = E.Acc.add(t[j], qa[j].acc) }
-        return
-    }
-    switch (sa, sb) {
-    case (0, _):
-        let s = qa[0].acc
-        for j in 0..<n { t[j] = E.Acc.add(t[j], E.Acc.mul(s, qb[j].acc)) }
-    case (_, 0):
-        let s = qb[0].acc
-        for j in 0..<n { t[j] = E.Acc.add(t[j], E.Acc.mul(qa[j].acc, s)) }
-    default:
-        for j in 0..<n { t[j] = E.Acc.add(t[j], E.Acc.mul(qa[j].acc, qb[j].acc)) }
-    }
-}
-
 /// sum_k a[k] * b[k] over one run of the K set (b absent: one). Unit strides use the
 /// ISA's vectorised (pairwise) reduction where the type has one; other runs are summed in
 /// blocks combined pairwise, so no reduction's error grows linearly with its length.
@@ -281,41 +250,7 @@ struct LoopNest {
             var cascade = Cascade(levels: levels)
             var k = Odometer(kDims, start: part.lowerBound)
             if lanewise {
-                // Many short unit-stride runs: add them lane by lane into t and reduce t
-                // once per block (a horizontal sum per run costs more than the run).
-                var done = 0
-                while true {
-                    let runs = min(lanewiseBlock(kRow.size), part.count - done)
-                    t.initialize(repeating: E.Acc.zero, count: kRow.size)
-                    var left = runs
-                    // Four runs per sweep where a sweep covers them: sums of runs, runs
-                    // times a value constant along each, runs times one shared run.
-                    while left >= 4 && (qb == nil || kRow.a != kRow.b || sharedSide != nil) {
-                        let (a, b) = nextFour(&k, qa, qb)
-                        if let b {
-                            if kRow.b == 0 {
-                                add4(kRow.size, t, a, scalars: (b.0[0].acc, b.1[0].acc, b.2[0].acc, b.3[0].acc))
-                            } else if kRow.a == 0 {
-                                add4(kRow.size, t, b, scalars: (a.0[0].acc, a.1[0].acc, a.2[0].acc, a.3[0].acc))
-                            } else if sharedSide == .b {
-                                add4(kRow.size, t, a, row: b.0)
-                            } else {
-                                add4(kRow.size, t, b, row: a.0)
-                            }
-                        } else {
-                            add4(kRow.size, t, a)
-                        }
-                        left -= 4
-                    }
-                    for _ in 0..<left {
-                        addRun(kRow.size, qa + k.a, kRow.a, qb.map { $0 + k.b }, kRow.b, into: t)
-                        k.next()
-                    }
-                    let block = E.Acc.dot.map { $0(kRow.size, t, nil) }
-                        ?? pairwiseSum(kRow.size, block: scalarBlock) { r in r.reduce(E.Acc.zero) { E.Acc.add($0, t[$1]) } }
-                    done += runs
-                    if done < part.count { cascade.push(block) } else { return cascade.finish(block) }
-                }
+                return sumLanewise(part.count, qa, qb, run: kRow, k: &k, shared: sharedSide, lanes: t, cascade: &cascade)
             }
             var acc = E.Acc.zero, inBlock = 0
             for _ in part {
