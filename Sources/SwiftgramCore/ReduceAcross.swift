@@ -2,7 +2,8 @@
 // outputs lie side by side in the operands while each output's own terms do not
 // ('ji,j->i', a transposed matrix times a vector; 'nhwc->c', per-channel sums). Summing
 // each output down its strided column would read a cache line per term; here every term
-// step is one unit-stride sweep over the row's outputs, which the compiler vectorises.
+// step is one unit-stride sweep over the row's outputs, four terms per sweep in the ISA's
+// vectors (SwiftgramKernels/Sweep.swift).
 
 import SwiftgramKernels
 
